@@ -1,0 +1,69 @@
+"""What every HTTP adapter shares: decode the request, run the life cycle, answer JSON or the error body.
+
+Errors of the life cycle (`shared.errors.AppError`) become their status and the Azure-style error body;
+anything else is logged and answered 500 with a body that says nothing about the cause.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import azure.functions as func
+
+if TYPE_CHECKING:
+    from shared.lifecycle import Answer
+    from shared.run import Services
+
+log = logging.getLogger("emqx_privatelink")
+JSON = "application/json"
+
+
+def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> func.HttpResponse:
+    if body is None:
+        return func.HttpResponse(status_code=status, headers=headers)
+    return func.HttpResponse(json.dumps(body), status_code=status, mimetype=JSON, headers=headers)
+
+
+def flag(req: func.HttpRequest, name: str) -> bool:
+    """A boolean query parameter (`?dryRun=true`); anything but true/false is a 400 naming it."""
+    from shared.errors import InvalidRequestError
+
+    raw = req.params.get(name)
+    if raw is None or raw.lower() == "false":
+        return False
+    if raw.lower() == "true":
+        return True
+    raise InvalidRequestError.from_problems([(name, "must be true or false")], "The query")
+
+
+def json_body(req: func.HttpRequest) -> Any:
+    from shared.errors import InvalidRequestError
+
+    try:
+        return json.loads(req.get_body() or b"null")
+    except ValueError:
+        raise InvalidRequestError("The request body is not valid JSON.") from None
+
+
+async def answer(call: Callable[[Services], Awaitable[Answer]]) -> func.HttpResponse:
+    from shared.errors import AppError, TemporaryError, error_body
+    from shared.services import services_for_this_process
+    from shared.settings import SettingsError
+
+    try:
+        result = await call(services_for_this_process())
+    except AppError as error:
+        headers = {}
+        if isinstance(error, TemporaryError) and error.retry_after:
+            headers["Retry-After"] = str(error.retry_after)
+        if error.http_status >= 500:
+            log.warning("%s: %s", error.code, error.message)
+        return json_response(error.http_status, error_body(error), headers)
+    except SettingsError as error:
+        log.error("misconfigured: %s", error)
+        body = {"error": {"code": "InvalidAppSetting", "message": str(error), "target": error.name}}
+        return json_response(500, body)
+    return json_response(result.status, result.body, result.headers)

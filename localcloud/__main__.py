@@ -1,0 +1,69 @@
+"""`python -m localcloud up | demo | install-redis`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+
+from localcloud.redis_server import INSTALL_HINT
+
+
+def _install_redis() -> int:
+    if shutil.which("redis-server"):
+        return 0
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        print(INSTALL_HINT, file=sys.stderr)
+        return 1
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)  # noqa: S607 - the system's apt-get
+    subprocess.run(["apt-get", "install", "-y", "-qq", "redis-server"], check=True, env=env)  # noqa: S607
+    return 0
+
+
+def _up(speed: float, mode: str) -> int:
+    from localcloud.stack import Stack, StackOptions
+
+    stopping = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    stack = Stack(StackOptions(speed=speed, registration_mode=mode))
+    try:
+        stack.start()
+        print(f"localcloud is up; endpoints in {stack.options.workdir / 'endpoints.json'}", flush=True)
+        for name, value in stack.endpoints.items():
+            if isinstance(value, dict) and "baseUrl" in value:
+                print(f"  {name}: {value['baseUrl']}", flush=True)
+        print("Ctrl-C stops it.", flush=True)
+        stopping.wait()
+    finally:
+        stack.stop()
+    print("localcloud stopped.", flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m localcloud", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    up = commands.add_parser("up", help="run the whole local stack in the foreground until interrupted")
+    up.add_argument("--mode", choices=["api", "console"], default="api", help="the app's REGISTRATION_MODE")
+    commands.add_parser("install-redis", help="install redis-server from Debian when missing (as root)")
+    args = parser.parse_args(argv)
+    if args.command == "install-redis":
+        return _install_redis()
+    speed = float(os.environ.get("LOCALCLOUD_SPEED", "1"))
+    if speed <= 0:
+        parser.error("LOCALCLOUD_SPEED must be a positive number")
+    return _up(speed, args.mode)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

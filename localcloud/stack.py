@@ -1,0 +1,201 @@
+"""The whole local stack: CA, Azurite, redis-server, the stand-ins and the Functions host.
+
+`Stack` is what `python -m localcloud up`, the demo and the tests start. The stand-ins run in one event loop
+on a background thread; Azurite, redis-server and the Functions host are child processes in their own
+process groups. `stop()` ends all of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from localcloud.azurite import PROJECT_ROOT, Azurite
+from localcloud.functions_host import HostKeys
+from localcloud.processes import ChildProcess, free_port
+from localcloud.redis_server import RedisServer
+from localcloud.serving import Listener, bind_loopback, serve_forever
+from localcloud.tls import LocalCA
+
+
+@dataclass
+class StackOptions:
+    workdir: Path = PROJECT_ROOT / ".localcloud"
+    app_ref: str = "function_app:app"
+    app_dir: Path = PROJECT_ROOT
+    speed: float = 1.0
+    registration_mode: str = "api"
+    extra_settings: dict[str, str] = field(default_factory=dict)
+    start_host: bool = True
+
+
+class Stack:
+    """Start with `start()`, stop with `stop()`; `endpoints` is what endpoints.json holds."""
+
+    def __init__(self, options: StackOptions) -> None:
+        self.options = options
+        self.endpoints: dict[str, Any] = {}
+        self.app_settings: dict[str, str] = {}
+        self._children: list[ChildProcess] = []
+        self._services: list[Azurite | RedisServer] = []
+        self._loop_thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop_event: asyncio.Event | None = None
+        self._serve_error: BaseException | None = None
+
+    @property
+    def log_dir(self) -> Path:
+        return self.options.workdir / "logs"
+
+    def start(self) -> Stack:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        workdir = self.options.workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        (workdir / "endpoints.json").unlink(missing_ok=True)
+        ca = LocalCA.create(workdir / "tls")
+        self.endpoints["caBundle"] = str(ca.ca_bundle)
+
+        azurite = Azurite(self.log_dir)
+        self._services.append(azurite)
+        self.endpoints["storage"] = {"connectionString": azurite.connection_string}
+
+        redis = RedisServer(self.log_dir)
+        self._services.append(redis)
+        creds = redis.credentials
+        self.endpoints["redis"] = {"host": creds.host, "port": creds.port, "password": creds.password}
+
+        listeners: list[Listener] = []
+        self._serve_in_background(listeners)
+
+        self.app_settings = self._app_settings(ca.ca_bundle, azurite.connection_string)
+        if self.options.start_host:
+            self._start_host()
+        self._write_endpoints()
+
+    def _app_settings(self, ca_bundle: Path, storage_connection_string: str) -> dict[str, str]:
+        settings = {
+            "FUNCTIONS_WORKER_RUNTIME": "python",
+            "AzureWebJobsStorage": storage_connection_string,
+            "TLS_CA_BUNDLE": str(ca_bundle),
+            "STATE_STORAGE_CONNECTION_STRING": storage_connection_string,
+            "REGISTRATION_MODE": self.options.registration_mode,
+        }
+        settings.update(self.options.extra_settings)
+        return settings
+
+    def _serve_in_background(self, listeners: list[Listener]) -> None:
+        if not listeners:
+            return
+        ready = threading.Event()
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            self._stop_event = asyncio.Event()
+            ready.set()
+            try:
+                loop.run_until_complete(serve_forever(listeners, self._stop_event))
+            except BaseException as error:  # surfaced by stop()
+                self._serve_error = error
+            finally:
+                loop.close()
+
+        self._loop_thread = threading.Thread(target=run, name="localcloud-standins", daemon=True)
+        self._loop_thread.start()
+        ready.wait(timeout=10)
+
+    def _start_host(self) -> None:
+        keys = HostKeys.generate()
+        keys_file = self.options.workdir / "host-keys.json"
+        keys_file.write_text(json.dumps(keys.as_dict()))
+        keys_file.chmod(0o600)
+        port = free_port()
+        env = {**os.environ, **self.app_settings}
+        child = ChildProcess(
+            "functions-host",
+            [
+                sys.executable,
+                "-m",
+                "localcloud.functions_host",
+                "--app",
+                self.options.app_ref,
+                "--app-dir",
+                str(self.options.app_dir),
+                "--port",
+                str(port),
+                "--keys-file",
+                str(keys_file),
+            ],
+            self.log_dir,
+            env=env,
+        )
+        self._children.append(child)
+        base_url = f"http://127.0.0.1:{port}"
+        self._wait_until_host_answers(child, base_url, keys)
+        self.endpoints["functions"] = {
+            "baseUrl": base_url,
+            "functionKey": keys.function_key,
+            "masterKey": keys.master_key,
+        }
+
+    @staticmethod
+    def _wait_until_host_answers(child: ChildProcess, base_url: str, keys: HostKeys) -> None:
+        deadline = time.monotonic() + 60
+        with httpx.Client(timeout=2) as client:
+            while time.monotonic() < deadline:
+                if child.process.poll() is not None:
+                    raise RuntimeError(f"the Functions host exited:\n{child.log_tail()}")
+                try:
+                    answer = client.get(f"{base_url}/admin/host/status", headers={"x-functions-key": keys.master_key})
+                    if answer.status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.1)
+        raise TimeoutError(f"the Functions host did not answer in 60 s:\n{child.log_tail()}")
+
+    def _write_endpoints(self) -> None:
+        path = self.options.workdir / "endpoints.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.endpoints, indent=2) + "\n")
+        tmp.chmod(0o600)
+        tmp.replace(path)
+
+    def stop(self) -> None:
+        for child in reversed(self._children):
+            child.stop()
+        self._children.clear()
+        if self._loop is not None and self._stop_event is not None and self._loop.is_running():
+            self._loop.call_soon_threadsafe(self._stop_event.set)
+        if self._loop_thread is not None:
+            self._loop_thread.join(timeout=15)
+            self._loop_thread = None
+        for service in reversed(self._services):
+            service.stop()
+        self._services.clear()
+        (self.options.workdir / "endpoints.json").unlink(missing_ok=True)
+
+    def __enter__(self) -> Stack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+__all__ = ["Stack", "StackOptions", "bind_loopback"]

@@ -1,0 +1,315 @@
+"""Azure Resource Manager, Microsoft.Network: the only module that imports azure.mgmt.network.
+
+Bodies in and out are ARM JSON (`dict`), exactly as the REST API has them, so the life cycle reads like the
+REST reference and never depends on SDK model classes. Long-running operations are awaited with a deadline:
+past it `OperationStillRunningError` is raised and the next reconcile finds the resource `Updating` and waits.
+
+Errors are mapped once (azure-core error types → shared.errors):
+    404 on a read                          → None ("absent")
+    404 on a delete                        → success (already gone)
+    408/429/5xx, 409 AnotherOperation…,
+    dropped connections and timeouts       → TemporaryError (retry later; `retry_after` when ARM said)
+    400                                    → InvalidRequestError with ARM's code (the request cannot succeed)
+    403                                    → UpstreamError AuthorizationFailed (the app's role lacks an action)
+    409                                    → ConflictError, 412 → PreconditionFailedError
+Upstream messages are cut short; a response body is never copied whole into an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+from azure.core.credentials_async import AsyncTokenCredential
+from azure.core.exceptions import (
+    HttpResponseError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+from azure.core.polling import AsyncLROPoller
+from azure.mgmt.network.aio import NetworkManagementClient
+from azure.mgmt.network.models import (
+    LoadBalancer,
+    NetworkInterface,
+    PrivateEndpointConnection,
+    PrivateLinkService,
+    Subnet,
+)
+
+from shared.errors import (
+    AppError,
+    ConflictError,
+    InvalidRequestError,
+    PreconditionFailedError,
+    TemporaryError,
+    UpstreamError,
+)
+from shared.names import ResourceId
+from shared.settings import Settings
+
+Json = dict[str, Any]
+T = TypeVar("T")
+
+_TEMPORARY_CODES = frozenset({"AnotherOperationInProgress", "RetryableErrorDueToAnotherOperation"})
+_MESSAGE_LIMIT = 300
+
+
+class OperationStillRunningError(TemporaryError):
+    """An ARM long-running operation did not finish before the caller's deadline; it goes on in Azure."""
+
+    default_code = "OperationInProgress"
+
+
+def _cut(text: str | None) -> str:
+    text = (text or "").strip()
+    return text if len(text) <= _MESSAGE_LIMIT else text[: _MESSAGE_LIMIT - 1] + "…"
+
+
+def _retry_after(error: HttpResponseError) -> int | None:
+    response: Any = error.response
+    raw = response.headers.get("Retry-After") if response is not None else None
+    return int(raw) if raw and raw.isdigit() else None
+
+
+def map_arm_error(error: Exception, action: str) -> AppError:
+    """One place that turns an azure-core exception into the product's error hierarchy."""
+    if isinstance(error, (ServiceRequestError, ServiceResponseError)):
+        return TemporaryError(
+            f"Azure did not answer while trying to {action}; it will be retried.", code="ArmUnreachable"
+        )
+    if not isinstance(error, HttpResponseError):
+        raise TypeError(f"not an Azure error: {type(error).__name__}") from error
+    status = error.status_code or 0
+    code = (error.error.code if error.error else None) or f"Http{status}"
+    message = _cut(error.error.message if error.error else error.reason)
+    text = f"Azure refused to {action}: {code}: {message}"
+    if status in (408, 429) or status >= 500 or code in _TEMPORARY_CODES:
+        return TemporaryError(text, code=code, retry_after=_retry_after(error))
+    return _PERMANENT_BY_STATUS.get(status, UpstreamError)(text, code=code)
+
+
+# 400: the request cannot succeed as it stands; 403: the app's role lacks an action (an upstream refusal).
+_PERMANENT_BY_STATUS: dict[int, type[AppError]] = {
+    400: InvalidRequestError,
+    403: UpstreamError,
+    409: ConflictError,
+    412: PreconditionFailedError,
+}
+
+
+class AzureNetwork:
+    """Microsoft.Network operations the life cycle needs, over the async SDK.
+
+    One instance per process; a `NetworkManagementClient` is kept per subscription. Close with `close()`.
+    """
+
+    def __init__(self, settings: Settings, credential: AsyncTokenCredential) -> None:
+        self._settings = settings
+        self._credential = credential
+        self._clients: dict[str, NetworkManagementClient] = {}
+
+    def _client(self, subscription_id: str) -> NetworkManagementClient:
+        key = subscription_id.lower()
+        client = self._clients.get(key)
+        if client is None:
+            options: dict[str, Any] = {
+                "credential_scopes": [self._settings.arm_credential_scope],
+                # Retries belong on the client: azure-core honours Retry-After on 429 and 5xx.
+                "retry_total": 3,
+                "retry_backoff_factor": 0.5,
+                "retry_backoff_max": 8,
+                "connection_timeout": 10,
+                "read_timeout": 30,
+            }
+            if self._settings.tls_ca_bundle is not None:
+                options["connection_verify"] = str(self._settings.tls_ca_bundle)
+            client = NetworkManagementClient(
+                self._credential, subscription_id, base_url=self._settings.arm_endpoint, **options
+            )
+            self._clients[key] = client
+        return client
+
+    async def close(self) -> None:
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.close()
+
+    # -- generic plumbing ------------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _mapped(self, action: str) -> AsyncIterator[None]:
+        try:
+            yield
+        except (HttpResponseError, ServiceRequestError, ServiceResponseError) as error:
+            if isinstance(error, ResourceNotFoundError):
+                raise
+            raise map_arm_error(error, action) from error
+
+    async def _read(self, action: str, call: Callable[[], Awaitable[Any]]) -> Json | None:
+        try:
+            async with self._mapped(action):
+                model = await call()
+        except ResourceNotFoundError:
+            return None
+        return _as_json(model)
+
+    async def _write(self, action: str, begin: Callable[[], Awaitable[AsyncLROPoller[Any]]], deadline: float) -> Json:
+        async with self._mapped(action):
+            poller = await begin()
+            model = await _wait(poller, deadline, action)
+        return _as_json(model)
+
+    async def _delete(self, action: str, begin: Callable[[], Awaitable[AsyncLROPoller[Any]]], deadline: float) -> None:
+        try:
+            async with self._mapped(action):
+                poller = await begin()
+                await _wait(poller, deadline, action)
+        except ResourceNotFoundError:
+            return
+
+    # -- subnets ---------------------------------------------------------------------------------------
+
+    async def get_subnet(self, subnet: ResourceId) -> Json | None:
+        vnet, name = subnet.names[0], subnet.name
+        ops = self._client(subnet.subscription_id).subnets
+        return await self._read(f"read subnet {name}", lambda: ops.get(subnet.resource_group, vnet, name))
+
+    async def put_subnet(self, subnet: ResourceId, body: Json, deadline: float) -> Json:
+        vnet, name = subnet.names[0], subnet.name
+        ops = self._client(subnet.subscription_id).subnets
+        return await self._write(
+            f"update subnet {name}",
+            lambda: ops.begin_create_or_update(subnet.resource_group, vnet, name, Subnet(body)),
+            deadline,
+        )
+
+    # -- network interfaces ----------------------------------------------------------------------------
+
+    async def get_network_interface(self, nic: ResourceId) -> Json | None:
+        ops = self._client(nic.subscription_id).network_interfaces
+        return await self._read(f"read network interface {nic.name}", lambda: ops.get(nic.resource_group, nic.name))
+
+    async def put_network_interface(self, nic: ResourceId, body: Json, deadline: float) -> Json:
+        ops = self._client(nic.subscription_id).network_interfaces
+        return await self._write(
+            f"update network interface {nic.name}",
+            lambda: ops.begin_create_or_update(nic.resource_group, nic.name, NetworkInterface(body)),
+            deadline,
+        )
+
+    # -- load balancers --------------------------------------------------------------------------------
+
+    async def get_load_balancer(self, lb: ResourceId) -> Json | None:
+        ops = self._client(lb.subscription_id).load_balancers
+        return await self._read(f"read load balancer {lb.name}", lambda: ops.get(lb.resource_group, lb.name))
+
+    async def put_load_balancer(self, lb: ResourceId, body: Json, deadline: float) -> Json:
+        ops = self._client(lb.subscription_id).load_balancers
+        return await self._write(
+            f"create or update load balancer {lb.name}",
+            lambda: ops.begin_create_or_update(lb.resource_group, lb.name, LoadBalancer(body)),
+            deadline,
+        )
+
+    async def delete_load_balancer(self, lb: ResourceId, deadline: float) -> None:
+        ops = self._client(lb.subscription_id).load_balancers
+        await self._delete(
+            f"delete load balancer {lb.name}", lambda: ops.begin_delete(lb.resource_group, lb.name), deadline
+        )
+
+    # -- private link services and their connections ---------------------------------------------------
+
+    async def get_private_link_service(self, pls: ResourceId) -> Json | None:
+        ops = self._client(pls.subscription_id).private_link_services
+        return await self._read(f"read private link service {pls.name}", lambda: ops.get(pls.resource_group, pls.name))
+
+    async def put_private_link_service(self, pls: ResourceId, body: Json, deadline: float) -> Json:
+        ops = self._client(pls.subscription_id).private_link_services
+        return await self._write(
+            f"create or update private link service {pls.name}",
+            lambda: ops.begin_create_or_update(pls.resource_group, pls.name, PrivateLinkService(body)),
+            deadline,
+        )
+
+    async def delete_private_link_service(self, pls: ResourceId, deadline: float) -> None:
+        ops = self._client(pls.subscription_id).private_link_services
+        await self._delete(
+            f"delete private link service {pls.name}", lambda: ops.begin_delete(pls.resource_group, pls.name), deadline
+        )
+
+    async def list_connections(self, pls: ResourceId) -> list[Json]:
+        ops = self._client(pls.subscription_id).private_link_services
+        async with self._mapped(f"list the connections of {pls.name}"):
+            try:
+                return [_as_json(c) async for c in ops.list_private_endpoint_connections(pls.resource_group, pls.name)]
+            except ResourceNotFoundError:
+                return []
+
+    async def set_connection_state(
+        self, pls: ResourceId, connection_name: str, status: str, description: str, deadline: float
+    ) -> Json:
+        """Approve or reject one connection; returns it once ARM reports the update Succeeded.
+
+        The SDK method is not a poller although ARM answers `Updating` with an async operation, so the
+        connection is read back until its provisioning state is terminal.
+        """
+        ops = self._client(pls.subscription_id).private_link_services
+        body = {
+            "name": connection_name,
+            "properties": {"privateLinkServiceConnectionState": {"status": status, "description": description}},
+        }
+        action = f"set connection {connection_name} to {status}"
+        async with self._mapped(action):
+            result = _as_json(
+                await ops.update_private_endpoint_connection(
+                    pls.resource_group, pls.name, connection_name, PrivateEndpointConnection(body)
+                )
+            )
+            delay = 0.2
+            while _provisioning_state(result) not in _TERMINAL:
+                if time.monotonic() + delay > deadline:
+                    raise OperationStillRunningError(f"Azure is still working to {action}.")
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                result = _as_json(
+                    await ops.get_private_endpoint_connection(pls.resource_group, pls.name, connection_name)
+                )
+        return result
+
+    async def delete_connection(self, pls: ResourceId, connection_name: str, deadline: float) -> None:
+        ops = self._client(pls.subscription_id).private_link_services
+        await self._delete(
+            f"delete connection {connection_name}",
+            lambda: ops.begin_delete_private_endpoint_connection(pls.resource_group, pls.name, connection_name),
+            deadline,
+        )
+
+
+_TERMINAL = frozenset({"Succeeded", "Failed", "Canceled"})
+
+
+def _provisioning_state(resource: Json) -> str:
+    return str(resource.get("properties", {}).get("provisioningState", "Succeeded"))
+
+
+def _as_json(model: Any) -> Json:
+    if model is None:
+        return {}
+    if isinstance(model, dict):
+        return model
+    result: Json = model.as_dict()
+    return result
+
+
+async def _wait(poller: AsyncLROPoller[T], deadline: float, action: str) -> T:
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise OperationStillRunningError(f"Azure is still working to {action}.")
+    try:
+        return await asyncio.wait_for(poller.result(), timeout=remaining)
+    except TimeoutError:
+        raise OperationStillRunningError(f"Azure is still working to {action}.") from None

@@ -1,0 +1,323 @@
+"""The Azure resources a link wants, as ARM JSON bodies, and whether what ARM holds already conforms.
+
+Pure functions only. Conformance compares a *shape*: the few properties this app decides, normalised the way
+Azure compares them (names and IDs ignore case). The same `shape` function reads the body we would send and
+the resource ARM returns, so "no change needed" means exactly "a PUT would not change anything we own" — and
+a repeated identical PUT of a link makes no ARM write.
+
+Ownership: every resource the app creates carries `OWNER_TAGS`; a resource without them is never changed or
+deleted. Subnets and the backend NICs are the user's: the app only flips the subnet's PLS network policy and
+adds or removes its own pool / NAT rule references on the NICs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.model import PROBE_INTERVAL_SECONDS, Forwarding, LinkSpec
+from shared.names import ResourceId
+
+Json = dict[str, Any]
+
+APP_TAG = "managed-by"
+APP_TAG_VALUE = "emqx-azure-privatelink"
+LINK_TAG = "emqx-privatelink-link"
+
+
+def owner_tags(link_name: str) -> dict[str, str]:
+    return {APP_TAG: APP_TAG_VALUE, LINK_TAG: link_name}
+
+
+def owner_of(resource: Json) -> str | None:
+    """The link that owns `resource`, or None when this app did not create it."""
+    tags = resource.get("tags") or {}
+    if tags.get(APP_TAG) != APP_TAG_VALUE:
+        return None
+    link = tags.get(LINK_TAG)
+    return str(link) if link else None
+
+
+def _props(resource: Json) -> Json:
+    props: Json = resource.get("properties") or {}
+    return props
+
+
+def _id(ref: Any) -> str:
+    return str((ref or {}).get("id", "")).lower()
+
+
+def _name_of_ref(ref: Any) -> str:
+    return _id(ref).rsplit("/", 1)[-1]
+
+
+# -- child IDs -------------------------------------------------------------------------------------------------
+
+
+def frontend_id(spec: LinkSpec) -> ResourceId:
+    return spec.load_balancer_id.child("frontendIPConfigurations", spec.resource_names.frontend)
+
+
+def pool_id(spec: LinkSpec) -> ResourceId:
+    return spec.load_balancer_id.child("backendAddressPools", spec.resource_names.backend_pool)
+
+
+def nat_rule_id(spec: LinkSpec) -> ResourceId:
+    return spec.load_balancer_id.child("inboundNatRules", spec.resource_names.rule)
+
+
+def probe_id(spec: LinkSpec) -> ResourceId:
+    return spec.load_balancer_id.child("probes", spec.resource_names.probe)
+
+
+# -- subnet ----------------------------------------------------------------------------------------------------
+
+
+def subnet_allows_private_link_service(subnet: Json) -> bool:
+    return str(_props(subnet).get("privateLinkServiceNetworkPolicies", "Enabled")).lower() == "disabled"
+
+
+def subnet_with_policies_disabled(subnet: Json) -> Json:
+    """The whole subnet back (a subnet PUT replaces it), with only the PLS network policy changed."""
+    properties = {key: value for key, value in _props(subnet).items() if key != "provisioningState"}
+    properties["privateLinkServiceNetworkPolicies"] = "Disabled"
+    return {"name": subnet.get("name"), "properties": properties}
+
+
+def subnet_prefix(subnet: Json) -> str | None:
+    props = _props(subnet)
+    prefix = props.get("addressPrefix") or next(iter(props.get("addressPrefixes") or []), None)
+    return str(prefix) if prefix else None
+
+
+# -- load balancer ---------------------------------------------------------------------------------------------
+
+
+def load_balancer_body(spec: LinkSpec) -> Json:
+    azure, names = spec.azure, spec.resource_names
+    frontend: Json = {"subnet": {"id": str(azure.frontend_subnet_id)}}
+    if azure.frontend_ip is not None:
+        frontend |= {"privateIPAllocationMethod": "Static", "privateIPAddress": str(azure.frontend_ip)}
+    else:
+        frontend |= {"privateIPAllocationMethod": "Dynamic"}
+    properties: Json = {
+        "frontendIPConfigurations": [{"name": names.frontend, "properties": frontend}],
+        "backendAddressPools": [{"name": names.backend_pool}],
+        "inboundNatRules": [],
+        "loadBalancingRules": [],
+        "probes": [],
+    }
+    forward = {
+        "frontendIPConfiguration": {"id": str(frontend_id(spec))},
+        "protocol": "Tcp",
+        "frontendPort": azure.frontend_port,
+        "backendPort": azure.backend_port,
+        "idleTimeoutInMinutes": 4,
+        "enableTcpReset": True,
+        "enableFloatingIP": False,
+    }
+    if azure.forwarding is Forwarding.NAT_RULE:
+        properties["inboundNatRules"] = [{"name": names.rule, "properties": forward}]
+    else:
+        properties["probes"] = [
+            {
+                "name": names.probe,
+                "properties": {
+                    "protocol": "Tcp",
+                    "port": azure.health_probe_port,
+                    "intervalInSeconds": PROBE_INTERVAL_SECONDS,
+                    "numberOfProbes": 2,
+                    "probeThreshold": 1,
+                },
+            }
+        ]
+        rule = forward | {
+            "backendAddressPool": {"id": str(pool_id(spec))},
+            "probe": {"id": str(probe_id(spec))},
+            "disableOutboundSnat": True,
+        }
+        properties["loadBalancingRules"] = [{"name": names.rule, "properties": rule}]
+    return {
+        "location": azure.location,
+        "sku": {"name": "Standard", "tier": "Regional"},
+        "tags": owner_tags(spec.name),
+        "properties": properties,
+    }
+
+
+def load_balancer_shape(lb: Json) -> Json:
+    props = _props(lb)
+    frontends = {}
+    for fe in props.get("frontendIPConfigurations") or []:
+        fp = _props(fe)
+        method = str(fp.get("privateIPAllocationMethod", "Dynamic")).lower()
+        address = fp.get("privateIPAddress") if method == "static" else None
+        frontends[str(fe.get("name", "")).lower()] = (_id(fp.get("subnet")), method, address)
+
+    def forwarding(rule: Json) -> tuple[object, ...]:
+        rp = _props(rule)
+        return (
+            _name_of_ref(rp.get("frontendIPConfiguration")),
+            str(rp.get("protocol", "")).lower(),
+            rp.get("frontendPort"),
+            rp.get("backendPort"),
+            _name_of_ref(rp.get("backendAddressPool")),
+            _name_of_ref(rp.get("probe")),
+        )
+
+    return {
+        "sku": str((lb.get("sku") or {}).get("name", "")).lower(),
+        "location": str(lb.get("location", "")).replace(" ", "").lower(),
+        "owner": owner_of(lb),
+        "frontends": frontends,
+        "pools": sorted(str(pool.get("name", "")).lower() for pool in props.get("backendAddressPools") or []),
+        "natRules": {str(r.get("name", "")).lower(): forwarding(r) for r in props.get("inboundNatRules") or []},
+        "rules": {str(r.get("name", "")).lower(): forwarding(r) for r in props.get("loadBalancingRules") or []},
+        "probes": {
+            str(p.get("name", "")).lower(): (
+                str(_props(p).get("protocol", "")).lower(),
+                _props(p).get("port"),
+                _props(p).get("intervalInSeconds"),
+            )
+            for p in props.get("probes") or []
+        },
+    }
+
+
+def load_balancer_conforms(spec: LinkSpec, lb: Json) -> bool:
+    return load_balancer_shape(lb) == load_balancer_shape(load_balancer_body(spec))
+
+
+def frontend_address(lb: Json, spec: LinkSpec) -> str | None:
+    wanted = spec.resource_names.frontend.lower()
+    for fe in _props(lb).get("frontendIPConfigurations") or []:
+        if str(fe.get("name", "")).lower() == wanted:
+            address = _props(fe).get("privateIPAddress")
+            return str(address) if address else None
+    return None
+
+
+def provisioning_state(resource: Json) -> str:
+    return str(_props(resource).get("provisioningState", "Succeeded"))
+
+
+# -- backend NICs ----------------------------------------------------------------------------------------------
+
+
+def _primary_ip_configuration(nic: Json) -> Json | None:
+    configs = _props(nic).get("ipConfigurations") or []
+    for config in configs:
+        if _props(config).get("primary"):
+            return dict(config)
+    return dict(configs[0]) if configs else None
+
+
+def _nic_references(spec: LinkSpec) -> dict[str, str]:
+    refs = {"loadBalancerBackendAddressPools": str(pool_id(spec))}
+    if spec.azure.forwarding is Forwarding.NAT_RULE:
+        refs["loadBalancerInboundNatRules"] = str(nat_rule_id(spec))
+    return refs
+
+
+def _with_references(nic: Json, refs: dict[str, str], bind: bool) -> Json | None:
+    """The NIC with this link's references added (bind) or removed; None when nothing would change."""
+    primary = _primary_ip_configuration(nic)
+    if primary is None:
+        return None
+    changed = False
+    new_configs = []
+    for config in _props(nic).get("ipConfigurations") or []:
+        config_props = dict(_props(config))
+        if config.get("name") == primary.get("name"):
+            for key, ref in refs.items():
+                current = list(config_props.get(key) or [])
+                present = any(_id(item) == ref.lower() for item in current)
+                if bind and not present:
+                    current.append({"id": ref})
+                    changed = True
+                elif not bind and present:
+                    current = [item for item in current if _id(item) != ref.lower()]
+                    changed = True
+                config_props[key] = current
+        config_props.pop("provisioningState", None)
+        new_configs.append({"name": config.get("name"), "id": config.get("id"), "properties": config_props})
+    if not changed:
+        return None
+    properties = {key: value for key, value in _props(nic).items() if key != "provisioningState"}
+    properties["ipConfigurations"] = new_configs
+    body = {key: nic[key] for key in ("location", "tags") if key in nic}
+    return body | {"properties": properties}
+
+
+def nic_bound(spec: LinkSpec, nic: Json) -> Json | None:
+    """The NIC body that adds this link's pool (and NAT rule) references, or None when already bound."""
+    return _with_references(nic, _nic_references(spec), bind=True)
+
+
+def nic_unbound(spec: LinkSpec, nic: Json) -> Json | None:
+    """The NIC body without this link's references, or None when it holds none."""
+    return _with_references(nic, _nic_references(spec), bind=False)
+
+
+# -- private link service --------------------------------------------------------------------------------------
+
+
+def private_link_service_body(spec: LinkSpec, visibility: list[str], auto_approval: list[str]) -> Json:
+    names = spec.resource_names
+    return {
+        "location": spec.azure.location,
+        "tags": owner_tags(spec.name),
+        "properties": {
+            "loadBalancerFrontendIpConfigurations": [{"id": str(frontend_id(spec))}],
+            "ipConfigurations": [
+                {
+                    "name": names.nat_ip_configuration,
+                    "properties": {
+                        "subnet": {"id": str(spec.azure.nat_subnet)},
+                        "privateIPAllocationMethod": "Dynamic",
+                        "privateIPAddressVersion": "IPv4",
+                        "primary": True,
+                    },
+                }
+            ],
+            "enableProxyProtocol": spec.azure.enable_proxy_protocol,
+            "visibility": {"subscriptions": visibility},
+            "autoApproval": {"subscriptions": auto_approval},
+            "fqdns": [],
+        },
+    }
+
+
+def _identity_shape(pls: Json) -> Json:
+    """What an existing PLS cannot change: its frontends and its primary NAT IP configuration's subnet."""
+    props = _props(pls)
+    return {
+        "frontends": sorted(_id(ref) for ref in props.get("loadBalancerFrontendIpConfigurations") or []),
+        "natSubnets": sorted(_id(_props(c).get("subnet")) for c in props.get("ipConfigurations") or []),
+    }
+
+
+def _settings_shape(pls: Json) -> Json:
+    props = _props(pls)
+    return {
+        "owner": owner_of(pls),
+        "proxy": bool(props.get("enableProxyProtocol", False)),
+        "visibility": sorted(s.lower() for s in (props.get("visibility") or {}).get("subscriptions") or []),
+        "autoApproval": sorted(s.lower() for s in (props.get("autoApproval") or {}).get("subscriptions") or []),
+    }
+
+
+def private_link_service_needs_replacing(pls: Json, desired: Json) -> bool:
+    return _identity_shape(pls) != _identity_shape(desired)
+
+
+def private_link_service_conforms(pls: Json, desired: Json) -> bool:
+    return not private_link_service_needs_replacing(pls, desired) and _settings_shape(pls) == _settings_shape(desired)
+
+
+def alias_of(pls: Json) -> str | None:
+    alias = _props(pls).get("alias")
+    return str(alias) if alias else None
+
+
+def connections_of(pls: Json) -> list[Json]:
+    return list(_props(pls).get("privateEndpointConnections") or [])

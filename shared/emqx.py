@@ -1,0 +1,291 @@
+"""EMQX Cloud over HTTPS: the only module that imports httpx.
+
+Three APIs, all HTTP Basic and JSON:
+- the Platform API (`{platform}/deployments/{id}`), documented by EMQX; 60 calls per hour per key, so every
+  call first spends from a shared budget (`spend`, injected: the store keeps it across instances);
+- the PrivateLink contract of `api` mode (`{platform}/deployments/{id}/privatelinks`): this project's own,
+  in the Platform API's conventions, for accounts or proxies that expose one. EMQX publishes no PrivateLink API;
+- each deployment's API: v5 `POST /connectors_probe` and `GET /connectors`, v4 `POST /resources?test=true` and
+  `GET /resources` — the Redis test, and what still uses an address.
+
+Errors are mapped once into shared.errors:
+    401 / 403                 → UpstreamError EmqxAuthenticationFailed / EmqxPermissionDenied (502)
+    404                       → NotFoundError EmqxNotFound
+    400 / 422                 → InvalidRequestError with EMQX's code
+    429, 5xx, timeouts, drops → EmqxUnavailableError (502, temporary; `retry_after` from EMQX when given)
+    budget spent              → RateBudgetExhaustedError (temporary; the next window retries)
+Messages never carry a response body whole, and every secret the call used is cut out of them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from shared.errors import (
+    AppError,
+    InvalidRequestError,
+    NotFoundError,
+    TemporaryError,
+    UpstreamError,
+)
+from shared.settings import Secret, Settings
+
+Json = dict[str, Any]
+SpendBudget = Callable[[str], Awaitable[bool]]
+
+_MESSAGE_LIMIT = 300
+TIMEOUT = httpx.Timeout(20.0, connect=5.0)
+PROBE_TIMEOUT = httpx.Timeout(45.0, connect=5.0)
+
+
+class EmqxUnavailableError(TemporaryError):
+    http_status = 502
+    default_code = "EmqxUnavailable"
+
+
+class RateBudgetExhaustedError(TemporaryError):
+    default_code = "EmqxRateBudgetExhausted"
+
+
+def redact(text: str, secrets: Iterable[Secret]) -> str:
+    for secret in secrets:
+        value = secret.reveal()
+        if value:
+            text = text.replace(value, "***")
+    return text
+
+
+def _cut(text: str) -> str:
+    text = text.strip()
+    return text if len(text) <= _MESSAGE_LIMIT else text[: _MESSAGE_LIMIT - 1] + "…"
+
+
+def _error_fields(response: httpx.Response) -> tuple[str | None, str]:
+    try:
+        body = response.json()
+    except ValueError:
+        return None, response.reason_phrase
+    if isinstance(body, Mapping):
+        code = body.get("code")
+        message = body.get("message") or body.get("msg") or response.reason_phrase
+        return (str(code) if code is not None else None), str(message)
+    return None, response.reason_phrase
+
+
+def _retry_after(response: httpx.Response) -> int | None:
+    raw = response.headers.get("Retry-After", "")
+    return int(raw) if raw.isdigit() else None
+
+
+def map_emqx_error(response: httpx.Response, action: str, secrets: Iterable[Secret] = ()) -> AppError:
+    code, message = _error_fields(response)
+    text = _cut(redact(f"EMQX refused to {action}: {code or response.status_code}: {message}", secrets))
+    status = response.status_code
+    if status == 429 or status >= 500:
+        return EmqxUnavailableError(text, code=code or None, retry_after=_retry_after(response))
+    if status == 401:
+        return UpstreamError(text, code="EmqxAuthenticationFailed")
+    if status == 403:
+        return UpstreamError(text, code="EmqxPermissionDenied")
+    if status == 404:
+        return NotFoundError(text, code="EmqxNotFound")
+    if status in (400, 409, 422):
+        return InvalidRequestError(text, code=code or "EmqxRejected")
+    return UpstreamError(text, code=code or "EmqxUnexpectedAnswer")
+
+
+def _transport_error(action: str) -> EmqxUnavailableError:
+    return EmqxUnavailableError(f"EMQX did not answer while trying to {action}; it will be retried.")
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    passed: bool
+    latency_ms: float
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class DeploymentApi:
+    """How to reach one deployment's own API (from the link; the key and secret from app settings)."""
+
+    version: str  # "v5" or "v4"
+    url: str
+    key: Secret
+    secret: Secret
+
+
+class Emqx:
+    """One httpx.AsyncClient for every EMQX call of this process. Close with `close()`."""
+
+    def __init__(self, settings: Settings, spend: SpendBudget, transport: httpx.AsyncBaseTransport | None = None):
+        self._settings = settings
+        self._spend = spend
+        verify: Any = str(settings.tls_ca_bundle) if settings.tls_ca_bundle else True
+        self._http = httpx.AsyncClient(
+            timeout=TIMEOUT,
+            verify=verify,
+            transport=transport,
+            headers={"Accept": "application/json"},
+            limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+        )
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    # -- Platform API and the PrivateLink contract ------------------------------------------------------
+
+    def _platform(self) -> tuple[str, httpx.BasicAuth, Secret]:
+        settings = self._settings
+        if not (
+            settings.emqx_platform_api_url and settings.emqx_platform_api_key and settings.emqx_platform_api_secret
+        ):
+            raise UpstreamError(
+                "The EMQX Platform API is not configured (EMQX_PLATFORM_API_URL, _KEY and _SECRET).",
+                code="EmqxPlatformApiNotConfigured",
+            )
+        secret = settings.emqx_platform_api_secret
+        return (
+            settings.emqx_platform_api_url,
+            httpx.BasicAuth(settings.emqx_platform_api_key, secret.reveal()),
+            secret,
+        )
+
+    @property
+    def platform_configured(self) -> bool:
+        settings = self._settings
+        return bool(settings.emqx_platform_api_url and settings.emqx_platform_api_key)
+
+    async def _platform_call(self, method: str, path: str, action: str, body: Json | None = None) -> httpx.Response:
+        base, auth, secret = self._platform()
+        budget_key = f"emqx-platform:{self._settings.emqx_platform_api_key}"
+        if not await self._spend(budget_key):
+            raise RateBudgetExhaustedError(
+                f"The EMQX Platform API budget (60 calls per hour) is spent; {action} waits for the next window."
+            )
+        try:
+            response = await self._http.request(method, f"{base}{path}", auth=auth, json=body)
+        except httpx.TransportError:
+            raise _transport_error(action) from None
+        if response.status_code >= 400:
+            raise map_emqx_error(response, action, [secret])
+        return response
+
+    async def get_deployment(self, deployment_id: str) -> Json:
+        response = await self._platform_call("GET", f"/deployments/{deployment_id}", f"read deployment {deployment_id}")
+        body: Json = response.json()
+        return body
+
+    async def list_private_links(self, deployment_id: str) -> list[Json]:
+        response = await self._platform_call(
+            "GET", f"/deployments/{deployment_id}/privatelinks", f"list the PrivateLinks of {deployment_id}"
+        )
+        return list(response.json())
+
+    async def create_private_link(self, deployment_id: str, alias: str) -> Json:
+        response = await self._platform_call(
+            "POST",
+            f"/deployments/{deployment_id}/privatelinks",
+            f"create a PrivateLink on {deployment_id}",
+            {"platform": "azure", "privateLinkServiceId": alias},
+        )
+        body: Json = response.json()
+        return body
+
+    async def delete_private_link(self, deployment_id: str, private_link_id: str) -> None:
+        try:
+            await self._platform_call(
+                "DELETE",
+                f"/deployments/{deployment_id}/privatelinks/{private_link_id}",
+                f"delete PrivateLink {private_link_id}",
+            )
+        except NotFoundError:
+            return
+
+    # -- a deployment's own API --------------------------------------------------------------------------
+
+    async def _deployment_call(
+        self, api: DeploymentApi, method: str, path: str, action: str, **kwargs: Any
+    ) -> httpx.Response:
+        auth = httpx.BasicAuth(api.key.reveal(), api.secret.reveal())
+        try:
+            return await self._http.request(method, f"{api.url.rstrip('/')}{path}", auth=auth, **kwargs)
+        except httpx.TransportError:
+            raise _transport_error(action) from None
+
+    async def probe_redis(
+        self,
+        api: DeploymentApi,
+        *,
+        name: str,
+        server: str,
+        password: Secret,
+        username: str | None,
+        database: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> ProbeResult:
+        """The guide's "Test" button: EMQX connects to Redis at `server` (the PrivateLink IP and port)."""
+        secrets = [api.key, api.secret, password]
+        action = "test the Redis connection"
+        started = clock()
+        if api.version == "v5":
+            parameters: Json = {
+                "redis_type": "single",
+                "server": server,
+                "database": database,
+                "pool_size": 1,
+                "password": password.reveal(),
+            }
+            if username:
+                parameters["username"] = username
+            body = {"type": "redis", "name": name, "parameters": parameters, "ssl": {"enable": False}}
+            response = await self._deployment_call(
+                api, "POST", "/connectors_probe", action, json=body, timeout=PROBE_TIMEOUT
+            )
+            latency_ms = (clock() - started) * 1000
+            if response.status_code == 204:
+                return ProbeResult(True, latency_ms, None)
+            code, message = _error_fields(response)
+            if response.status_code == 400 and code == "TEST_FAILED":
+                return ProbeResult(False, latency_ms, _cut(redact(message, secrets)))
+            raise map_emqx_error(response, action, secrets)
+        config = {"server": server, "database": database, "password": password.reveal(), "pool_size": 1, "ssl": False}
+        response = await self._deployment_call(
+            api,
+            "POST",
+            "/resources",
+            action,
+            params={"test": "true"},
+            json={"type": "backend_redis_single", "config": config, "description": name},
+            timeout=PROBE_TIMEOUT,
+        )
+        latency_ms = (clock() - started) * 1000
+        if response.status_code != 200:
+            raise map_emqx_error(response, action, secrets)
+        answer = response.json()
+        if answer.get("code") == 0:
+            return ProbeResult(True, latency_ms, None)
+        return ProbeResult(False, latency_ms, _cut(redact(str(answer.get("message", "test failed")), secrets)))
+
+    async def servers_in_use(self, api: DeploymentApi) -> list[str]:
+        """Every `host:port` the deployment's connectors (v5) or resources (v4) point at."""
+        secrets = [api.key, api.secret]
+        action = "list the deployment's data integrations"
+        path = "/connectors" if api.version == "v5" else "/resources"
+        response = await self._deployment_call(api, "GET", path, action)
+        if response.status_code != 200:
+            raise map_emqx_error(response, action, secrets)
+        payload = response.json()
+        items = payload.get("data", []) if isinstance(payload, Mapping) else payload
+        servers = []
+        for item in items:
+            where = item.get("parameters") if api.version == "v5" else item.get("config")
+            server = (where or {}).get("server") or item.get("server")
+            if server:
+                servers.append(str(server))
+        return servers

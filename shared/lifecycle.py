@@ -1,0 +1,300 @@
+"""Entry points of the life cycle, one per trigger; each returns what its adapter in functions/ answers.
+
+put_link       PUT /api/links/{name}            desired state; provisions LB + PLS
+register_link  POST /api/links/{name}/register  PLS restricted to EMQX; alias handed over
+get_link       GET /api/links/{name}            desired + observed
+list_links     GET /api/links                   paged
+delete_link    DELETE /api/links/{name}         pre-checks, EMQX side first, then Azure
+test_link      POST /api/links/{name}/test      the Redis test, now
+handle_event   Event Grid                       a hint: re-read the PLS, decide its connections
+run_monitor    timer                            every link, bounded concurrency
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.approvals import decide_connections
+from shared.azure_network import OperationStillRunningError
+from shared.desired import owner_of
+from shared.errors import AppError, ConflictError, NotFoundError, PreconditionFailedError, TemporaryError
+from shared.model import Link, Phase, compare_specs, parse_link_spec
+from shared.names import ResourceId
+from shared.observation import run_redis_test
+from shared.reconcile import PrivateLinkCache, new_run, reconcile, save
+from shared.registration import register
+from shared.removal import remove
+from shared.run import Services, plan_json
+
+log = logging.getLogger("emqx_privatelink")
+
+APPROVAL_WAIT_SECONDS = 30.0
+RETRY_AFTER_SECONDS = "10"
+
+
+@dataclass
+class Answer:
+    status: int
+    body: dict[str, Any] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def link_view(link: Link) -> dict[str, Any]:
+    return {
+        "name": link.name,
+        "generation": link.generation,
+        "spec": link.spec.model_dump(mode="json", by_alias=True, exclude_none=True),
+        "status": link.status.model_dump(mode="json", by_alias=True, exclude_none=True),
+    }
+
+
+def _accepted(link: Link, message: str) -> Answer:
+    body = link_view(link) | {"message": message}
+    headers = {"Operation-Location": f"/api/links/{link.name}", "Retry-After": RETRY_AFTER_SECONDS}
+    return Answer(202, body, headers)
+
+
+async def _load(services: Services, name: str) -> Link:
+    return await services.store.get_link(name)
+
+
+async def put_link(
+    services: Services, name: str, body: Any, *, dry_run: bool = False, allow_replace: bool = False
+) -> Answer:
+    spec = parse_link_spec(name, body)
+    store = services.store
+    try:
+        current: Link | None = await store.get_link(name)
+    except NotFoundError:
+        current = None
+    if current is not None and current.status.phase in (Phase.DELETING, Phase.DELETED):
+        raise ConflictError(f"Link {name} is being deleted; PUT it again once it is gone.", code="LinkBeingDeleted")
+    if current is not None and not allow_replace:
+        change = compare_specs(current.spec, spec)
+        if change.replaces_private_link_service:
+            raise ConflictError(
+                "This change replaces the Private Link Service, which disconnects EMQX "
+                f"({', '.join(change.replacing_fields)}); repeat with ?allowReplace=true to do it.",
+                code="ReplacementRequired",
+                target=change.replacing_fields[0],
+            )
+    link = current.with_spec(spec) if current is not None else Link(spec=spec)
+    if dry_run:
+        run = new_run(services, link, "PUT (dry run)", dry_run=True)
+        await reconcile(run, full_check=True, list_private_links=PrivateLinkCache(services), allow_replace=True)
+        return Answer(200, {"name": name, "dryRun": True, "plan": plan_json(run.plan)})
+    try:
+        link = await store.create_link(link) if current is None else await store.update_link(link, current.etag or "")
+    except (ConflictError, PreconditionFailedError):
+        raise ConflictError(
+            f"Link {name} was changed by another request at the same time; read it and try again.",
+            code="ConcurrentUpdate",
+        ) from None
+    run = new_run(services, link, "PUT")
+    try:
+        await reconcile(
+            run, full_check=True, list_private_links=PrivateLinkCache(services), allow_replace=allow_replace
+        )
+    except OperationStillRunningError as running:
+        saved = await save(run) or run.link
+        return _accepted(saved, running.message)
+    except AppError:
+        await save(run)
+        raise
+    saved = await save(run) or run.link
+    return Answer(201 if current is None else 200, link_view(saved))
+
+
+async def register_link(services: Services, name: str) -> Answer:
+    link = await _load(services, name)
+    if link.status.phase in (Phase.DELETING, Phase.DELETED):
+        raise ConflictError(f"Link {name} is being deleted.", code="LinkBeingDeleted")
+    run = new_run(services, link, "register")
+    cache = PrivateLinkCache(services)
+    try:
+        await reconcile(run, full_check=False, list_private_links=cache)
+        answer = await register(run)
+        await _await_connection(run)
+    except OperationStillRunningError as running:
+        saved = await save(run) or run.link
+        return _accepted(saved, running.message)
+    except AppError:
+        await save(run)
+        raise
+    saved = await save(run) or run.link
+    return Answer(200, answer | {"link": link_view(saved)})
+
+
+async def _await_connection(run: Any) -> None:
+    """A short, bounded wait for EMQX's Pending connection, deciding it as soon as it shows up."""
+    network, clock = run.services.network, run.services.clock
+    wait_until = clock.monotonic() + min(APPROVAL_WAIT_SECONDS, max(run.remaining() - 5, 0))
+    delay = 0.5
+    while True:
+        pls = await network.get_private_link_service(run.link.spec.private_link_service_id)
+        if pls is not None:
+            states = await decide_connections(run, pls)
+            if any(state.status != "Pending" for state in states):
+                return
+        if clock.monotonic() + delay > wait_until:
+            return
+        await asyncio.sleep(delay)
+        delay = min(delay * 1.5, 3.0)
+
+
+async def get_link(services: Services, name: str) -> Answer:
+    return Answer(200, link_view(await _load(services, name)))
+
+
+async def list_links(services: Services, page_size: int, continuation: str | None, base_url: str) -> Answer:
+    links, token = await services.store.list_links(page_size, continuation)
+    body: dict[str, Any] = {"value": [link_view(link) for link in links]}
+    if token:
+        body["nextLink"] = f"{base_url}?top={page_size}&skipToken={token}"
+    return Answer(200, body)
+
+
+async def delete_link(
+    services: Services, name: str, *, force: bool = False, emqx_removed: bool = False, dry_run: bool = False
+) -> Answer:
+    try:
+        link = await _load(services, name)
+    except NotFoundError:
+        return Answer(204)
+    run = new_run(services, link, "DELETE (dry run)" if dry_run else "DELETE", dry_run=dry_run)
+    try:
+        await remove(run, force=force, emqx_removed=emqx_removed)
+    except OperationStillRunningError as running:
+        saved = await save(run) or run.link
+        return _accepted(saved, running.message)
+    except AppError:
+        await save(run)
+        raise
+    if dry_run:
+        return Answer(200, {"name": name, "dryRun": True, "plan": plan_json(run.plan)})
+    await save(run)
+    return Answer(204)
+
+
+async def test_link(services: Services, name: str) -> Answer:
+    link = await _load(services, name)
+    run = new_run(services, link, "test")
+    result = await run_redis_test(run)
+    saved = await save(run) or run.link
+    return Answer(200, {"result": result.model_dump(mode="json", by_alias=True), "link": link_view(saved)})
+
+
+ACCEPTED_EVENTS = frozenset(
+    {
+        "Microsoft.Resources.ResourceWriteSuccess",
+        "Microsoft.Resources.ResourceDeleteSuccess",
+        "Microsoft.Resources.ResourceActionSuccess",
+        "Microsoft.ResourceNotifications.Resources.CreatedOrUpdated",
+    }
+)
+PLS_TYPE = "Microsoft.Network/privateLinkServices"
+
+
+def _private_link_service_of(event_type: str, subject: str, data: dict[str, Any]) -> ResourceId | None:
+    if event_type == "Microsoft.ResourceNotifications.Resources.CreatedOrUpdated":
+        subject = str((data.get("resourceInfo") or {}).get("id", subject))
+    try:
+        resource = ResourceId.parse(subject)
+    except ValueError:
+        return None
+    if resource.namespace.lower() != "microsoft.network" or resource.types[0].lower() != "privatelinkservices":
+        return None
+    return ResourceId(
+        resource.subscription_id, resource.resource_group, resource.namespace, resource.types[:1], resource.names[:1]
+    )
+
+
+async def _managed_link(services: Services, pls_id: ResourceId) -> tuple[Link, dict[str, Any]] | str:
+    """The link owning the PLS, with the PLS as ARM has it now; else why the event is ignored."""
+    pls = await services.network.get_private_link_service(pls_id)
+    link_name = owner_of(pls) if pls is not None else None
+    if pls is None or link_name is None:
+        return "ignored: the private link service is not managed by this app"
+    try:
+        link = await services.store.get_link(link_name)
+    except NotFoundError:
+        return "ignored: no link owns this private link service"
+    if link.spec.private_link_service_id != pls_id:
+        return "ignored: the private link service is not the one its link names"
+    return link, pls
+
+
+async def handle_event(services: Services, event_id: str, event_type: str, subject: str, data: dict[str, Any]) -> str:
+    """Decide the connections of the PLS an event names; returns what was done (for the log).
+
+    Raises TemporaryError (so Event Grid retries) only when Azure or storage failed for now.
+    """
+    if event_type not in ACCEPTED_EVENTS:
+        return "ignored: not an event this app handles"
+    pls_id = _private_link_service_of(event_type, subject, data)
+    if pls_id is None:
+        return "ignored: not about a private link service"
+    store = services.store
+    if not await store.claim_event(event_id, services.clock.now()):
+        return "ignored: already handled"
+    try:
+        found = await _managed_link(services, pls_id)
+        if isinstance(found, str):
+            return found
+        link, pls = found
+        run = new_run(services, link, f"event {event_id}")
+        await decide_connections(run, pls)
+        await save(run)
+    except TemporaryError:
+        await store.release_event(event_id)
+        raise
+    return f"decided the connections of link {link.name}"
+
+
+@dataclass
+class MonitorReport:
+    checked: int = 0
+    errors: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.errors)
+
+
+async def run_monitor(services: Services) -> MonitorReport:
+    """Reconcile every link with bounded concurrency; one link's failure never stops the others."""
+    report = MonitorReport()
+    cache = PrivateLinkCache(services)
+    limit = asyncio.Semaphore(services.settings.monitor_concurrency)
+
+    async def check(link: Link) -> None:
+        async with limit:
+            run = new_run(services, link, "monitor")
+            try:
+                await reconcile(run, full_check=False, list_private_links=cache)
+            except OperationStillRunningError as running:
+                report.skipped[link.name] = running.message
+            except TemporaryError as error:
+                report.skipped[link.name] = error.message
+            except AppError as error:
+                report.errors[link.name] = error.message
+                log.warning("link %s: monitor failed: %s", link.name, error.message, extra={"link": link.name})
+            except Exception as error:
+                report.errors[link.name] = f"unexpected {type(error).__name__}"
+                log.exception("link %s: monitor failed", link.name, extra={"link": link.name})
+            try:
+                await save(run)
+            except AppError as error:
+                report.errors[link.name] = error.message
+            report.checked += 1
+
+    token: str | None = None
+    while True:
+        links, token = await services.store.list_links(100, token)
+        await asyncio.gather(*(check(link) for link in links))
+        if token is None:
+            return report

@@ -1,0 +1,141 @@
+"""Observe a registered link: EMQX's PrivateLink status and IP, the phase that follows, and the Redis test.
+
+The Redis test goes through EMQX, as the guide's Test button does: the deployment connects to Redis at the
+PrivateLink IP and the link's port, with the password from the app setting the link names.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from ipaddress import IPv4Address
+from typing import Any
+
+from shared.emqx import DeploymentApi
+from shared.errors import AppError, TemporaryError
+from shared.model import Health, Phase, RedisTestResult, StepOutcome
+from shared.run import Run
+from shared.settings import RegistrationMode, SettingsError
+
+log = logging.getLogger("emqx_privatelink")
+
+ListPrivateLinks = Callable[[str], Awaitable[list[dict[str, Any]]]]
+_REGISTERED = frozenset(
+    {Phase.AWAITING_CONSOLE, Phase.AWAITING_APPROVAL, Phase.CONNECTING, Phase.RUNNING, Phase.FAILED}
+)
+
+
+def _set_phase(run: Run, phase: Phase, why: str) -> None:
+    status = run.link.status
+    if status.phase is phase:
+        return
+    outcome = StepOutcome.FAILED if phase is Phase.FAILED else StepOutcome.SUCCEEDED
+    run.step(f"phase {status.phase.value} -> {phase.value}", outcome, why)
+    status.phase = phase
+    if phase is Phase.FAILED:
+        status.health = Health.FAILED
+
+
+async def observe_emqx(run: Run, list_private_links: ListPrivateLinks) -> None:
+    """Refresh EMQX's side of a registered link and move its phase (api mode reads the PrivateLink contract)."""
+    link, status = run.link, run.link.status
+    if status.phase not in _REGISTERED:
+        return
+    approved = any(c.status == "Approved" for c in status.connections)
+    if run.settings.registration_mode is RegistrationMode.API:
+        records = await list_private_links(link.spec.emqx.deployment_id)
+        record = next((r for r in records if str(r.get("privateLinkID", "")) == status.emqx.id), None)
+        if record is None:
+            status.emqx.status = "missing"
+            _set_phase(run, Phase.FAILED, "the EMQX PrivateLink no longer exists")
+            return
+        status.emqx.status = str(record.get("status", "")) or None
+        ip = record.get("privateLinkIp")
+        status.emqx.ip = IPv4Address(ip) if ip else None
+        if status.emqx.status == "running":
+            _set_phase(run, Phase.RUNNING, "EMQX reports the PrivateLink running")
+        elif status.emqx.status == "failed":
+            _set_phase(run, Phase.FAILED, "EMQX reports the PrivateLink failed")
+        elif approved:
+            _set_phase(run, Phase.CONNECTING, "the connection is approved; EMQX is connecting")
+        return
+    # console mode: EMQX's status is visible only in its console; the operator reports the IP.
+    status.emqx.ip = link.spec.emqx.private_link_ip
+    if not status.connections and status.phase is Phase.RUNNING:
+        _set_phase(run, Phase.FAILED, "EMQX's private endpoint connection is gone")
+    elif approved and status.emqx.ip is not None:
+        _set_phase(run, Phase.RUNNING, "the connection is approved and the PrivateLink IP is reported")
+    elif approved:
+        _set_phase(run, Phase.CONNECTING, "the connection is approved; report the PrivateLink IP from the console")
+    elif status.connections and status.phase is Phase.AWAITING_CONSOLE:
+        _set_phase(run, Phase.AWAITING_APPROVAL, "EMQX's private endpoint connection appeared")
+
+
+def redis_test_due(run: Run) -> bool:
+    status = run.link.status
+    if status.phase is not Phase.RUNNING or status.emqx.ip is None:
+        return False
+    last = status.last_redis_test
+    if last is None:
+        return True
+    interval = timedelta(seconds=run.settings.redis_test_interval_seconds)
+    return run.services.clock.now() - last.at >= interval or not last.passed
+
+
+async def run_redis_test(run: Run) -> RedisTestResult:
+    """Probe Redis through EMQX now and record the result and the health that follows."""
+    link, status, settings = run.link, run.link.status, run.settings
+    clock = run.services.clock
+    spec = link.spec.emqx
+    ip = status.emqx.ip or spec.private_link_ip
+    started = clock.monotonic()
+    if ip is None:
+        result = RedisTestResult(at=clock.now(), passed=False, reason="the PrivateLink IP is not known yet")
+    else:
+        try:
+            api = DeploymentApi(
+                version=spec.deployment_api_version.value,
+                url=spec.deployment_api_url,
+                key=settings.named_secret(spec.api_key_setting),
+                secret=settings.named_secret(spec.api_secret_setting),
+            )
+            password = settings.named_secret(spec.redis_password_setting)
+            probe = await run.services.emqx.probe_redis(
+                api,
+                name=f"privatelink-test-{link.name}",
+                server=f"{ip}:{link.spec.azure.frontend_port}",
+                password=password,
+                username=spec.redis_username,
+                database=spec.redis_database,
+                clock=clock.monotonic,
+            )
+            result = RedisTestResult(
+                at=clock.now(), passed=probe.passed, latency_ms=probe.latency_ms, reason=probe.reason
+            )
+        except SettingsError as error:
+            result = RedisTestResult(at=clock.now(), passed=False, reason=str(error))
+        except TemporaryError:
+            raise
+        except AppError as error:
+            result = RedisTestResult(at=clock.now(), passed=False, reason=error.message)
+    _record_test(run, result, started)
+    return result
+
+
+def _record_test(run: Run, result: RedisTestResult, started: float) -> None:
+    status = run.link.status
+    previous = status.health
+    status.last_redis_test = result
+    status.health = Health.HEALTHY if result.passed else Health.FAILED
+    outcome = StepOutcome.SUCCEEDED if result.passed else StepOutcome.FAILED
+    if result.passed != (previous is Health.HEALTHY) or not result.passed:
+        run.step("redis test", outcome, result.reason or "PING answered through the PrivateLink", started)
+    if status.health is Health.FAILED and previous is not Health.FAILED:
+        log.warning(
+            "link %s: health %s -> failed: %s",
+            run.link.name,
+            previous.value,
+            result.reason,
+            extra={"link": run.link.name, "step": "redis test", "health": "failed"},
+        )

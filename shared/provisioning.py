@@ -1,0 +1,234 @@
+"""Provision the Azure half of a link: subnet policy, load balancer, NIC bindings, Private Link Service.
+
+Level-triggered: each step reads what ARM holds, compares it with what the link wants (`shared.desired`) and
+writes only on a difference, so a repeated run makes no ARM write and a run cut short at any point is finished
+by the next one. Resources are found by their deterministic names; one that exists without this link's
+ownership tags is never changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from functools import partial
+from ipaddress import IPv4Address
+
+from shared import desired
+from shared.azure_network import OperationStillRunningError
+from shared.desired import Json
+from shared.errors import ConflictError, InvalidRequestError
+from shared.model import LinkSpec, Phase, check_ip_in_prefix
+from shared.names import ResourceId
+from shared.run import PlannedCall, Run
+
+_TERMINAL = frozenset({"Succeeded", "Failed", "Canceled"})
+
+
+async def settled(run: Run, read: Callable[[], Awaitable[Json | None]], what: str) -> Json | None:
+    """Read a resource until its provisioning state is terminal (an earlier run's operation may still go on)."""
+    resource = await read()
+    delay = 0.5
+    while resource is not None and desired.provisioning_state(resource) not in _TERMINAL:
+        if run.remaining() < delay:
+            raise OperationStillRunningError(f"Azure is still working on {what}.")
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 5.0)
+        resource = await read()
+    return resource
+
+
+def _not_owned(spec: LinkSpec, resource: Json, what: str, target: str) -> ConflictError:
+    owner = desired.owner_of(resource)
+    whose = f"link {owner}" if owner else "someone else (it has no ownership tags of this app)"
+    return ConflictError(
+        f"The {what} {resource.get('name')} already exists and belongs to {whose}; "
+        f"choose another name in {target} for link {spec.name}.",
+        target=target,
+    )
+
+
+def registered_access(run: Run) -> tuple[list[str], list[str]]:
+    """The PLS visibility and auto-approval subscriptions: EMQX's, once the link is registered."""
+    if run.link.status.phase in (Phase.PROVISIONING, Phase.PROVISIONED):
+        return [], []
+    emqx_sub = emqx_subscription(run)
+    if emqx_sub is None:
+        return [], []
+    return [emqx_sub], ([emqx_sub] if run.link.spec.azure.auto_approve else [])
+
+
+def emqx_subscription(run: Run) -> str | None:
+    return run.link.spec.emqx.azure_subscription_id or run.settings.emqx_azure_subscription_id
+
+
+async def ensure_subnets(run: Run) -> None:
+    spec, network = run.link.spec, run.services.network
+    frontend_subnet = await network.get_subnet(spec.azure.frontend_subnet_id)
+    if frontend_subnet is None:
+        raise InvalidRequestError.from_problems([("azure.frontendSubnetId", "no such subnet")], "The link")
+    if spec.azure.frontend_ip is not None:
+        prefix = desired.subnet_prefix(frontend_subnet)
+        problem = check_ip_in_prefix(str(spec.azure.frontend_ip), prefix) if prefix else None
+        if problem:
+            raise InvalidRequestError.from_problems([("azure.frontendIp", problem)], "The link")
+    nat_id = spec.azure.nat_subnet
+    nat_subnet = frontend_subnet if nat_id == spec.azure.frontend_subnet_id else await network.get_subnet(nat_id)
+    if nat_subnet is None:
+        raise InvalidRequestError.from_problems([("azure.natSubnetId", "no such subnet")], "The link")
+    if not desired.subnet_allows_private_link_service(nat_subnet):
+        body = desired.subnet_with_policies_disabled(nat_subnet)
+        await run.mutate(
+            PlannedCall("arm", "PUT", str(nat_id), "disable privateLinkServiceNetworkPolicies for the PLS NAT IP"),
+            lambda: network.put_subnet(nat_id, body, run.deadline),
+            body,
+        )
+
+
+async def ensure_load_balancer(run: Run) -> Json:
+    spec, network = run.link.spec, run.services.network
+    lb_id = spec.load_balancer_id
+    lb = await settled(run, lambda: network.get_load_balancer(lb_id), f"load balancer {lb_id.name}")
+    body = desired.load_balancer_body(spec)
+    if lb is not None and desired.owner_of(lb) != spec.name:
+        raise _not_owned(spec, lb, "load balancer", "azure.names.loadBalancer")
+    if lb is None or not desired.load_balancer_conforms(spec, lb):
+        why = "create the internal Standard load balancer" if lb is None else "bring the load balancer to the link"
+        lb = await run.mutate(
+            PlannedCall("arm", "PUT", str(lb_id), why),
+            lambda: network.put_load_balancer(lb_id, body, run.deadline),
+            body,
+        )
+    run.link.status.resources.load_balancer_id = lb_id
+    address = desired.frontend_address(lb, spec)
+    if address and not run.dry_run:
+        run.link.status.resources.frontend_ip = IPv4Address(address)
+    return lb
+
+
+async def ensure_nic_bindings(run: Run, lb: Json) -> None:
+    """Bind every backend NIC of the link to its pool (and NAT rule); unbind NICs the link no longer names."""
+    spec, network = run.link.spec, run.services.network
+    for index, nic_id in enumerate(spec.azure.backend_nic_ids):
+        nic = await settled(run, partial(network.get_network_interface, nic_id), f"NIC {nic_id.name}")
+        if nic is None:
+            raise InvalidRequestError.from_problems([(f"azure.backendNicIds[{index}]", "no such NIC")], "The link")
+        bound = desired.nic_bound(spec, nic)
+        if bound is not None:
+            await run.mutate(
+                PlannedCall("arm", "PUT", str(nic_id), "add the NIC to the link's backend pool / NAT rule"),
+                partial(network.put_network_interface, nic_id, bound, run.deadline),
+                bound,
+            )
+    wanted = set(spec.azure.backend_nic_ids)
+    for stale_id in stale_nic_ids(lb, spec):
+        if stale_id in wanted:
+            continue
+        await unbind_nic(run, stale_id)
+
+
+def stale_nic_ids(lb: Json, spec: LinkSpec) -> list[ResourceId]:
+    """NICs whose IP configurations still reference this link's pool or NAT rules (read from the LB)."""
+    found: dict[ResourceId, None] = {}
+    props = lb.get("properties") or {}
+    refs = [
+        config
+        for pool in props.get("backendAddressPools") or []
+        for config in (pool.get("properties") or {}).get("backendIPConfigurations") or []
+    ]
+    refs += [
+        (rule.get("properties") or {}).get("backendIPConfiguration")
+        for rule in props.get("inboundNatRules") or []
+        if (rule.get("properties") or {}).get("backendIPConfiguration")
+    ]
+    for ref in refs:
+        text = str(ref.get("id", ""))
+        nic_part = text.split("/ipConfigurations/", maxsplit=1)[0]
+        try:
+            found[ResourceId.parse(nic_part)] = None
+        except ValueError:
+            continue
+    return list(found)
+
+
+async def unbind_nic(run: Run, nic_id: ResourceId) -> None:
+    network, spec = run.services.network, run.link.spec
+    nic = await settled(run, lambda: network.get_network_interface(nic_id), f"NIC {nic_id.name}")
+    if nic is None:
+        return
+    unbound = desired.nic_unbound(spec, nic)
+    if unbound is not None:
+        await run.mutate(
+            PlannedCall("arm", "PUT", str(nic_id), "remove the NIC from the link's backend pool / NAT rule"),
+            lambda: network.put_network_interface(nic_id, unbound, run.deadline),
+            unbound,
+        )
+
+
+async def ensure_private_link_service(run: Run, allow_replace: bool) -> Json:
+    spec, network = run.link.spec, run.services.network
+    pls_id = spec.private_link_service_id
+    visibility, auto_approval = registered_access(run)
+    body = desired.private_link_service_body(spec, visibility, auto_approval)
+    pls = await settled(run, lambda: network.get_private_link_service(pls_id), f"private link service {pls_id.name}")
+    if pls is not None and desired.owner_of(pls) != spec.name:
+        raise _not_owned(spec, pls, "private link service", "azure.names.privateLinkService")
+    if pls is not None and desired.private_link_service_needs_replacing(pls, body):
+        if not allow_replace:
+            raise ConflictError(
+                f"Private link service {pls_id.name} would have to be replaced (its load balancer frontend or NAT "
+                "subnet changes), which disconnects EMQX; repeat the PUT with ?allowReplace=true to do it.",
+                code="ReplacementRequired",
+                target="azure",
+            )
+        await delete_private_link_service(run, pls_id, pls)
+        pls = None
+    if pls is None or not desired.private_link_service_conforms(pls, body):
+        why = "create the Private Link Service" if pls is None else "bring the Private Link Service to the link"
+        pls = await run.mutate(
+            PlannedCall("arm", "PUT", str(pls_id), why),
+            lambda: network.put_private_link_service(pls_id, body, run.deadline),
+            body,
+        )
+    status = run.link.status
+    status.resources.private_link_service_id = pls_id
+    alias = desired.alias_of(pls)
+    if alias and not run.dry_run:
+        status.pls_alias = alias
+    return pls
+
+
+async def delete_private_link_service(run: Run, pls_id: ResourceId, pls: Json) -> None:
+    """Connections first (ARM refuses to delete a PLS that has any), then the PLS."""
+    network = run.services.network
+    for connection in await network.list_connections(pls_id):
+        name = str(connection.get("name"))
+        await run.mutate(
+            PlannedCall("arm", "DELETE", f"{pls_id}/privateEndpointConnections/{name}", "remove the connection"),
+            partial(network.delete_connection, pls_id, name, run.deadline),
+            None,
+        )
+    if desired.owner_of(pls) == run.link.spec.name:
+        await run.mutate(
+            PlannedCall("arm", "DELETE", str(pls_id), "remove the Private Link Service"),
+            lambda: network.delete_private_link_service(pls_id, run.deadline),
+            None,
+        )
+
+
+async def provision(run: Run, allow_replace: bool = False) -> None:
+    """Bring every Azure resource of the link to its desired state; past the budget, OperationStillRunningError."""
+    await ensure_subnets(run)
+    # A PLS pins its frontend: replace it before the load balancer changes under it.
+    existing = await run.services.network.get_private_link_service(run.link.spec.private_link_service_id)
+    if existing is not None and desired.owner_of(existing) == run.link.spec.name:
+        visibility, auto_approval = registered_access(run)
+        body = desired.private_link_service_body(run.link.spec, visibility, auto_approval)
+        if desired.private_link_service_needs_replacing(existing, body):
+            if not allow_replace:
+                await ensure_private_link_service(run, allow_replace)  # raises the 409 with its reason
+            await delete_private_link_service(run, run.link.spec.private_link_service_id, existing)
+    lb = await ensure_load_balancer(run)
+    await ensure_nic_bindings(run, lb)
+    await ensure_private_link_service(run, allow_replace)
+    if run.link.status.phase is Phase.PROVISIONING and not run.dry_run:
+        run.link.status.phase = Phase.PROVISIONED

@@ -1,0 +1,124 @@
+"""The one reconcile step every entry point runs for a link: read, compare, do the next safe action, record.
+
+PUT, register, the Event Grid hint, the timer and DELETE all end up here, so a run cut short anywhere is
+finished by whichever comes next. `save` writes the observed status back with the link's ETag; when someone
+else wrote in between, it merges onto the fresh record instead of losing either write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from shared.approvals import decide_connections
+from shared.errors import NotFoundError, PreconditionFailedError
+from shared.model import Link, Phase
+from shared.observation import observe_emqx, redis_test_due, run_redis_test
+from shared.provisioning import provision
+from shared.removal import remove
+from shared.run import Run, Services
+
+ListPrivateLinks = Callable[[str], Awaitable[list[dict[str, Any]]]]
+_AFTER_PROVISIONING = frozenset(
+    {Phase.REGISTERING, Phase.AWAITING_CONSOLE, Phase.AWAITING_APPROVAL, Phase.CONNECTING, Phase.RUNNING, Phase.FAILED}
+)
+
+
+def new_run(services: Services, link: Link, actor: str, *, dry_run: bool = False, budget: float | None = None) -> Run:
+    seconds = services.settings.provision_budget_seconds if budget is None else budget
+    return Run(services, link, services.clock.monotonic() + seconds, actor, dry_run=dry_run)
+
+
+def needs_provisioning(link: Link) -> bool:
+    return link.status.phase is Phase.PROVISIONING or link.status.observed_generation != link.generation
+
+
+async def reconcile(
+    run: Run,
+    *,
+    full_check: bool,
+    list_private_links: ListPrivateLinks,
+    allow_replace: bool = False,
+) -> None:
+    """Do the next safe actions for `run.link`; raises OperationStillRunningError when the budget runs out.
+
+    `full_check` re-reads every Azure resource (a PUT does, to repair drift); otherwise provisioning runs
+    only when the desired state moved on, and a settled link costs one ARM read: its PLS.
+    """
+    link = run.link
+    status = link.status
+    if status.phase is Phase.DELETING:
+        await remove(run, force=False, emqx_removed=False)
+        return
+    if full_check or needs_provisioning(link):
+        await provision(run, allow_replace)
+        if not run.dry_run:
+            status.observed_generation = link.generation
+    if status.phase not in _AFTER_PROVISIONING:
+        return
+    pls = await run.services.network.get_private_link_service(link.spec.private_link_service_id)
+    if pls is None:
+        note = f"private link service {link.spec.private_link_service_id.name} was deleted outside this app"
+        if note not in status.drift:
+            status.drift = [*status.drift, note]
+        status.connections = []
+    else:
+        await decide_connections(run, pls)
+    await observe_emqx(run, list_private_links)
+    if redis_test_due(run):
+        await run_redis_test(run)
+
+
+async def save(run: Run) -> Link | None:
+    """Write the run's audits and the link's status; None when the link was removed meanwhile."""
+    if run.dry_run:
+        return run.link
+    services, link = run.services, run.link
+    for record in run.audits:
+        await services.store.append_audit(record)
+    run.audits.clear()
+    link.status.updated_at = services.clock.now()
+    for _attempt in range(5):
+        try:
+            if link.status.phase is Phase.DELETED:
+                await services.store.delete_link(link.name, link.etag)
+                return None
+            saved = await services.store.update_link(link, link.etag or "*")
+        except PreconditionFailedError:
+            try:
+                fresh = await services.store.get_link(link.name)
+            except NotFoundError:
+                return None
+            link = _merge(fresh, link)
+            continue
+        except NotFoundError:
+            return None
+        run.link = saved
+        return saved
+    raise PreconditionFailedError(f"Link {link.name} keeps changing under the app; the next run will record it.")
+
+
+def _merge(fresh: Link, ours: Link) -> Link:
+    """Our observations onto the fresh record: its desired state wins, and so does a deletion it started."""
+    status = ours.status.model_copy(deep=True)
+    if fresh.status.phase in (Phase.DELETING, Phase.DELETED) and status.phase not in (Phase.DELETING, Phase.DELETED):
+        status.phase = fresh.status.phase
+    if fresh.generation != ours.generation:
+        status.observed_generation = min(status.observed_generation, fresh.status.observed_generation)
+    return fresh.model_copy(update={"status": status})
+
+
+class PrivateLinkCache:
+    """One Platform API read per deployment per run, shared by every link of that deployment."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+        self._results: dict[str, asyncio.Task[list[dict[str, Any]]]] = {}
+
+    async def __call__(self, deployment_id: str) -> list[dict[str, Any]]:
+        task = self._results.get(deployment_id)
+        if task is None:
+            task = asyncio.ensure_future(self._services.emqx.list_private_links(deployment_id))
+            self._results[deployment_id] = task
+        return await asyncio.shield(task)

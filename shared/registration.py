@@ -1,0 +1,120 @@
+"""Register a provisioned link with EMQX: restrict the PLS to EMQX's subscription and hand the alias over.
+
+`api` mode creates the PrivateLink through this project's PrivateLink contract (finding an existing one for
+the alias first, so a repeated call creates nothing); `console` mode answers with the hand-off an operator
+completes in the EMQX console, after which the app carries on by itself once the connection shows up.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from shared.errors import ConflictError, InvalidRequestError, NotFoundError
+from shared.model import Phase
+from shared.provisioning import emqx_subscription, ensure_private_link_service
+from shared.run import PlannedCall, Run
+from shared.settings import RegistrationMode
+
+CONSOLE_STEPS = (
+    "In the EMQX Cloud console, open the deployment, then Network Management and + PrivateLink.",
+    "Check that the Azure subscription ID the dialog shows is the one below (the Private Link Service already "
+    "allows it), then Next Step.",
+    "Paste the alias below into 'Enter the ID of Private Link Service' and choose Create PrivateLink.",
+    "Nothing else: this app approves the connection when it appears and tests Redis once EMQX reports running.",
+    "When the console shows the PrivateLink IP, report it with a PUT of this link setting emqx.privateLinkIp.",
+)
+
+
+async def verify_deployment(run: Run) -> None:
+    """With a Platform API key configured: the deployment exists, runs, and is on Azure."""
+    emqx, spec = run.services.emqx, run.link.spec.emqx
+    if not emqx.platform_configured:
+        return
+    try:
+        deployment = await emqx.get_deployment(spec.deployment_id)
+    except NotFoundError:
+        raise InvalidRequestError.from_problems(
+            [("emqx.deploymentId", f"EMQX has no deployment {spec.deployment_id} visible to the Platform API key")],
+            "The link",
+        ) from None
+    platform = str(deployment.get("platform", ""))
+    if platform and "azure" not in platform.lower():
+        raise InvalidRequestError.from_problems(
+            [("emqx.deploymentId", f"deployment {spec.deployment_id} runs on {platform}, not on Azure")], "The link"
+        )
+    status = str(deployment.get("status", ""))
+    if status != "running":
+        raise ConflictError(
+            f"EMQX deployment {spec.deployment_id} is {status or 'in an unknown state'}; register it once running.",
+            code="DeploymentNotRunning",
+            target="emqx.deploymentId",
+        )
+
+
+def _same_alias(record: dict[str, Any], alias: str) -> bool:
+    return str(record.get("privateLinkServiceId", "")).lower() == alias.lower()
+
+
+async def register(run: Run) -> dict[str, Any]:
+    """Returns the registration answer: the alias, EMQX's subscription and, in console mode, the steps left."""
+    link = run.link
+    status = link.status
+    emqx_sub = emqx_subscription(run)
+    if emqx_sub is None:
+        raise InvalidRequestError.from_problems(
+            [
+                (
+                    "emqx.azureSubscriptionId",
+                    "EMQX's Azure subscription is unknown: set it, or EMQX_AZURE_SUBSCRIPTION_ID",
+                )
+            ],
+            "The link",
+        )
+    await verify_deployment(run)
+    if status.phase in (Phase.PROVISIONING, Phase.PROVISIONED):
+        status.phase = Phase.REGISTERING
+    await ensure_private_link_service(run, allow_replace=False)
+    alias = status.pls_alias
+    if alias is None:
+        raise ConflictError("The Private Link Service has no alias yet; try again shortly.", code="AliasNotReady")
+    answer: dict[str, Any] = {
+        "alias": alias,
+        "emqxSubscriptionId": emqx_sub,
+        "mode": run.settings.registration_mode.value,
+    }
+    if run.settings.registration_mode is RegistrationMode.API:
+        await _register_via_api(run, alias)
+        answer["privateLinkId"] = status.emqx.id
+        answer["emqxStatus"] = status.emqx.status
+    else:
+        if status.phase is Phase.REGISTERING:
+            status.phase = Phase.AWAITING_CONSOLE
+        answer["consoleSteps"] = list(CONSOLE_STEPS)
+    return answer
+
+
+async def _register_via_api(run: Run, alias: str) -> None:
+    emqx, status = run.services.emqx, run.link.status
+    deployment_id = run.link.spec.emqx.deployment_id
+    existing = next(
+        (record for record in await emqx.list_private_links(deployment_id) if _same_alias(record, alias)), None
+    )
+    dry_record: dict[str, Any] = {}
+    record = (
+        existing
+        if existing is not None
+        else await run.mutate(
+            PlannedCall(
+                "emqx", "POST", f"deployments/{deployment_id}/privatelinks", f"create the PrivateLink to {alias}"
+            ),
+            partial(emqx.create_private_link, deployment_id, alias),
+            dry_record,
+        )
+    )
+    if run.dry_run:
+        return
+    status.emqx.id = str(record.get("privateLinkID") or record.get("privateLinkId") or "") or None
+    status.emqx.status = str(record.get("status") or "") or None
+    if status.phase is Phase.REGISTERING:
+        status.phase = Phase.AWAITING_APPROVAL

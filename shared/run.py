@@ -1,0 +1,144 @@
+"""One reconcile run of one link: its services, deadline, the steps it records and, in a dry run, its plan.
+
+Every mutating call of the life cycle goes through `Run.mutate`, which in a dry run records the call in the
+plan instead of making it (reads still happen, so the plan is exactly what a real run would do now).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol, TypeVar
+
+from azure.core.credentials_async import AsyncTokenCredential
+
+from shared.azure_network import AzureNetwork
+from shared.emqx import Emqx
+from shared.model import AuditRecord, Link, StepOutcome, StepRecord
+from shared.settings import Settings
+from shared.store import Store
+
+T = TypeVar("T")
+log = logging.getLogger("emqx_privatelink")
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+    def monotonic(self) -> float: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+@dataclass
+class Services:
+    """What every entry point works with; one set per process (see `shared.services`)."""
+
+    settings: Settings
+    network: AzureNetwork
+    emqx: Emqx
+    store: Store
+    clock: Clock = field(default_factory=SystemClock)
+    credential: AsyncTokenCredential | None = None
+
+    async def close(self) -> None:
+        await self.network.close()
+        await self.emqx.close()
+        await self.store.close()
+        if self.credential is not None:
+            await self.credential.close()
+
+
+@dataclass(frozen=True)
+class PlannedCall:
+    service: str  # "arm" or "emqx"
+    method: str
+    target: str
+    why: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"service": self.service, "method": self.method, "target": self.target, "why": self.why}
+
+
+@dataclass
+class Run:
+    services: Services
+    link: Link
+    deadline: float
+    actor: str
+    dry_run: bool = False
+    plan: list[PlannedCall] = field(default_factory=list)
+    audits: list[AuditRecord] = field(default_factory=list)
+    # Steps that changed something or failed; recorded in the link's history when the run is saved.
+    changed: bool = False
+
+    @property
+    def settings(self) -> Settings:
+        return self.services.settings
+
+    def remaining(self) -> float:
+        return self.deadline - self.services.clock.monotonic()
+
+    async def mutate(self, call: PlannedCall, action: Callable[[], Awaitable[T]], dry_result: T) -> T:
+        """Make one mutating call, or in a dry run add it to the plan and return `dry_result`."""
+        if self.dry_run:
+            self.plan.append(call)
+            return dry_result
+        started = self.services.clock.monotonic()
+        result = await action()
+        self.step(f"{call.method} {call.target.rsplit('/', 1)[-1]}", StepOutcome.SUCCEEDED, call.why, started)
+        return result
+
+    def step(self, step: str, outcome: StepOutcome, detail: str, started: float | None = None) -> None:
+        clock = self.services.clock
+        duration_ms = (clock.monotonic() - started) * 1000 if started is not None else 0.0
+        self.changed = True
+        if not self.dry_run:
+            self.link.status.record_step(
+                StepRecord(at=clock.now(), step=step, outcome=outcome, detail=detail, duration_ms=duration_ms)
+            )
+        level = logging.WARNING if outcome is StepOutcome.FAILED else logging.INFO
+        log.log(
+            level,
+            "link %s: %s %s (%s, %.0f ms)",
+            self.link.name,
+            step,
+            outcome.value,
+            detail,
+            duration_ms,
+            extra={"link": self.link.name, "step": step, "outcome": outcome.value, "duration_ms": duration_ms},
+        )
+
+    def audit(self, action: str, subject: str | None, decision: str, reason: str) -> None:
+        record = AuditRecord(
+            at=self.services.clock.now(),
+            link=self.link.name,
+            actor=self.actor,
+            action=action,
+            subject=subject,
+            decision=decision,
+            reason=reason,
+        )
+        self.audits.append(record)
+        log.info(
+            "audit link %s: %s %s -> %s (%s)",
+            self.link.name,
+            action,
+            subject or "-",
+            decision,
+            reason,
+            extra={"link": self.link.name, "step": action, "decision": decision},
+        )
+
+
+def plan_json(plan: list[PlannedCall]) -> list[dict[str, Any]]:
+    return [call.as_json() for call in plan]

@@ -1,0 +1,260 @@
+"""App settings, read once into one typed, immutable `Settings`.
+
+The same names appear in `local.settings.json.example`, the Bicep app settings and the README's table.
+Values are cast once here; a missing or malformed value raises `SettingsError` naming the setting.
+Secrets are held as `Secret`, whose repr is masked so a logged `Settings` shows no secret.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from types import MappingProxyType
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; `name` is the app setting at fault."""
+
+    def __init__(self, name: str, problem: str) -> None:
+        super().__init__(f"app setting {name}: {problem}")
+        self.name = name
+
+
+class Secret:
+    """A secret string: `str()` is the value, `repr()` and formatting in logs are masked."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+class RegistrationMode(StrEnum):
+    CONSOLE = "console"
+    API = "api"
+
+
+class UnmatchedConnections(StrEnum):
+    LEAVE = "leave"
+    REJECT = "reject"
+
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
+_DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _parse_duration(name: str, raw: str) -> int:
+    match = _DURATION.match(raw)
+    if not match or int(match.group(1)) <= 0:
+        raise SettingsError(name, f"expected a positive duration such as 30s, 15m or 1h, got {raw!r}")
+    return int(match.group(1)) * _DURATION_UNITS[match.group(2)]
+
+
+def _parse_positive_int(name: str, raw: str, maximum: int | None = None) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(name, f"expected a whole number, got {raw!r}") from None
+    if value <= 0 or (maximum is not None and value > maximum):
+        bound = f"1..{maximum}" if maximum is not None else "a positive number"
+        raise SettingsError(name, f"expected {bound}, got {value}")
+    return value
+
+
+def _parse_https_url(name: str, raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme != "https" or not parts.hostname:
+        raise SettingsError(name, "expected an https:// URL")
+    return raw.rstrip("/")
+
+
+def _parse_guid(name: str, raw: str) -> str:
+    try:
+        return str(uuid.UUID(raw))
+    except ValueError:
+        raise SettingsError(name, "expected a subscription ID (a GUID)") from None
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def _parse_enum(name: str, raw: str, enum: type[E]) -> E:
+    try:
+        return enum(raw.strip().lower())
+    except ValueError:
+        allowed = ", ".join(member.value for member in enum)
+        raise SettingsError(name, f"expected one of {allowed}, got {raw!r}") from None
+
+
+_NCRONTAB_FIELD = re.compile(r"^[\d*/,\-A-Za-z]+$")
+
+
+def _parse_schedule(name: str, raw: str) -> str:
+    fields = raw.split()
+    if len(fields) != 6 or not all(_NCRONTAB_FIELD.match(f) for f in fields):
+        raise SettingsError(name, "expected a six-field NCRONTAB expression such as '0 */5 * * * *'")
+    return " ".join(fields)
+
+
+def _parse_text(_name: str, raw: str) -> str:
+    return raw
+
+
+def _parse_secret(_name: str, raw: str) -> Secret:
+    return Secret(raw)
+
+
+def _parse_ca_bundle(name: str, raw: str) -> Path:
+    path = Path(raw)
+    if not path.is_file():
+        raise SettingsError(name, "no such file")
+    return path
+
+
+def _parse_connection_string(name: str, raw: str) -> Secret:
+    if "=" not in raw:
+        raise SettingsError(name, "expected a storage connection string")
+    return Secret(raw)
+
+
+def _parse_table_prefix(name: str, raw: str) -> str:
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]{0,39}", raw):
+        raise SettingsError(name, "expected 1-40 letters and digits, starting with a letter")
+    return raw
+
+
+def _parse_client_id(name: str, raw: str) -> str:
+    # A user-assigned identity is named by its client ID (a GUID).
+    try:
+        return str(uuid.UUID(raw))
+    except ValueError:
+        raise SettingsError(name, "expected the managed identity's client ID (a GUID)") from None
+
+
+Parser = Callable[[str, str], object]
+
+# App setting name -> (Settings field, parser). The names are the contract with Bicep and the README.
+_PARSERS: dict[str, tuple[str, Parser]] = {
+    "ARM_ENDPOINT": ("arm_endpoint", _parse_https_url),
+    "ARM_CREDENTIAL_SCOPE": ("arm_credential_scope", _parse_text),
+    "AZURE_CLIENT_ID": ("managed_identity_client_id", _parse_client_id),
+    "TLS_CA_BUNDLE": ("tls_ca_bundle", _parse_ca_bundle),
+    "STATE_TABLE_SERVICE_URI": ("state_table_service_uri", _parse_https_url),
+    "STATE_STORAGE_CONNECTION_STRING": ("state_storage_connection_string", _parse_connection_string),
+    "STATE_TABLE_PREFIX": ("state_table_prefix", _parse_table_prefix),
+    "EMQX_PLATFORM_API_URL": ("emqx_platform_api_url", _parse_https_url),
+    "EMQX_PLATFORM_API_KEY": ("emqx_platform_api_key", _parse_text),
+    "EMQX_PLATFORM_API_SECRET": ("emqx_platform_api_secret", _parse_secret),
+    "EMQX_AZURE_SUBSCRIPTION_ID": ("emqx_azure_subscription_id", _parse_guid),
+    "REGISTRATION_MODE": ("registration_mode", lambda n, r: _parse_enum(n, r, RegistrationMode)),
+    "MONITOR_SCHEDULE": ("monitor_schedule", _parse_schedule),
+    "MONITOR_CONCURRENCY": ("monitor_concurrency", lambda n, r: _parse_positive_int(n, r, maximum=256)),
+    "REDIS_TEST_INTERVAL": ("redis_test_interval_seconds", _parse_duration),
+    # Azure answers an HTTP-triggered function with 502 after 230 s: stay well below.
+    "PROVISION_BUDGET_SECONDS": ("provision_budget_seconds", lambda n, r: _parse_positive_int(n, r, maximum=200)),
+    "UNMATCHED_CONNECTIONS": ("unmatched_connections", lambda n, r: _parse_enum(n, r, UnmatchedConnections)),
+}
+SETTING_NAMES = tuple(_PARSERS)
+
+_SETTING_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True, repr=False)
+class Settings:
+    """Every app setting the product reads (DESIGN §5)."""
+
+    arm_endpoint: str = "https://management.azure.com"
+    arm_credential_scope: str = "https://management.azure.com/.default"
+    managed_identity_client_id: str | None = None
+    tls_ca_bundle: Path | None = None
+    state_table_service_uri: str | None = None
+    state_storage_connection_string: Secret | None = None
+    state_table_prefix: str = "emqxpl"
+    emqx_platform_api_url: str | None = None
+    emqx_platform_api_key: str | None = None
+    emqx_platform_api_secret: Secret | None = None
+    emqx_azure_subscription_id: str | None = None
+    registration_mode: RegistrationMode = RegistrationMode.CONSOLE
+    monitor_schedule: str = "0 */5 * * * *"
+    monitor_concurrency: int = 8
+    redis_test_interval_seconds: int = 3600
+    provision_budget_seconds: int = 120
+    unmatched_connections: UnmatchedConnections = UnmatchedConnections.LEAVE
+    # The whole app-settings mapping, kept so a link can name the setting that holds its own
+    # secrets (deployment API key, Redis password) without those values ever being stored.
+    _source: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    @classmethod
+    def from_mapping(cls, source: Mapping[str, str] | None = None) -> Settings:
+        env: Mapping[str, str] = os.environ if source is None else source
+
+        kwargs: dict[str, object] = {}
+        for name, (field_name, parse) in _PARSERS.items():
+            value = env.get(name)
+            if value is not None and value.strip():
+                kwargs[field_name] = parse(name, value.strip())
+
+        settings = cls(**kwargs, _source=MappingProxyType(dict(env)))  # type: ignore[arg-type]
+        settings._check_consistency()
+        return settings
+
+    def _check_consistency(self) -> None:
+        if self.state_table_service_uri is None and self.state_storage_connection_string is None:
+            raise SettingsError(
+                "STATE_TABLE_SERVICE_URI",
+                "set it (identity-based, in Azure) or STATE_STORAGE_CONNECTION_STRING (local)",
+            )
+        if self.registration_mode is RegistrationMode.API and self.emqx_platform_api_url is None:
+            raise SettingsError("EMQX_PLATFORM_API_URL", "required when REGISTRATION_MODE is api")
+        if (self.emqx_platform_api_key is None) != (self.emqx_platform_api_secret is None):
+            missing = "EMQX_PLATFORM_API_SECRET" if self.emqx_platform_api_secret is None else "EMQX_PLATFORM_API_KEY"
+            raise SettingsError(missing, "the Platform API key and secret are set together")
+
+    def named_secret(self, name: str) -> Secret:
+        """The value of the app setting a link names (e.g. its Redis password), as a `Secret`."""
+        if not _SETTING_NAME.match(name):
+            raise SettingsError(name, "not a valid app setting name")
+        value = self._source.get(name)
+        if value is None or value == "":
+            raise SettingsError(name, "named by a link but not set")
+        return Secret(value)
+
+    def has_setting(self, name: str) -> bool:
+        return bool(self._source.get(name))
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{name}={getattr(self, name)!r}" for name in self.__dataclass_fields__ if not name.startswith("_")
+        )
+        return f"Settings({shown})"
+
+
+__all__ = [
+    "SETTING_NAMES",
+    "RegistrationMode",
+    "Secret",
+    "Settings",
+    "SettingsError",
+    "UnmatchedConnections",
+]

@@ -1,0 +1,414 @@
+"""The app's state in Azure Table Storage: links, audit records, event de-duplication and rate budgets.
+
+Build one `Store` per process and close it when done (`async with`):
+
+    store = Store.from_settings(settings)               # STATE_STORAGE_CONNECTION_STRING (Azurite, local)
+    store = Store.from_settings(settings, credential)   # STATE_TABLE_SERVICE_URI + an AsyncTokenCredential (Azure)
+
+Tables (named `<STATE_TABLE_PREFIX><suffix>`, created on first use, once per process):
+
+    Links   PartitionKey link name, RowKey "link"; Generation, and the desired state and observed status as
+            JSON split over `Desired0..n` / `Status0..n` (a string property holds at most 64 KiB, an entity 1 MiB;
+            the oldest history entries are dropped if a status would not fit)
+    Audit   PartitionKey link name ("-" for none), RowKey time-ordered (UTC time, then a random suffix);
+            the record's fields as properties (at, link, actor, action, subject, decision, reason)
+    Events  PartitionKey first two hex digits of SHA-256(event id), RowKey the whole digest; EventId, SeenAt
+    Budget  PartitionKey budget key, RowKey "spends"; Spends, the JSON list of the spends' times in the window
+
+Every write that can race uses the entity's ETag: `create_link` raises `ConflictError` if the link exists,
+`update_link` raises `PreconditionFailedError` if someone wrote since the ETag given; a first insert decides
+event de-duplication; `try_spend` re-reads and retries on a lost race, so concurrent spenders in any number of
+processes never overspend. Storage errors are mapped to `shared.errors` (throttling and outages as
+`TemporaryError`), chained with `from`. Only setting names are stored, never secrets.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Final, cast
+
+from azure.core import MatchConditions
+from azure.core.async_paging import AsyncPageIterator
+from azure.core.credentials_async import AsyncTokenCredential
+from azure.core.exceptions import (
+    AzureError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
+from azure.data.tables import TableEntity, UpdateMode
+from azure.data.tables.aio import TableClient, TableServiceClient
+from pydantic import BaseModel
+
+from shared.errors import (
+    AppError,
+    ConflictError,
+    InvalidRequestError,
+    NotFoundError,
+    PreconditionFailedError,
+    TemporaryError,
+    UpstreamError,
+)
+from shared.model import AuditRecord, Link, LinkSpec, LinkStatus
+from shared.names import check_link_name
+from shared.settings import Settings
+
+LINKS, AUDIT, EVENTS, BUDGET = "Links", "Audit", "Events", "Budget"
+_LINK_ROW: Final = "link"
+_NO_LINK: Final = "-"
+# A string property holds 64 KiB of UTF-16; the JSON is ASCII-only, so one character is two bytes.
+_PART_CHARS: Final = 32_000
+_ENTITY_LIMIT_BYTES: Final = 1024 * 1024
+_SPEND_ATTEMPTS: Final = 50
+_BUDGET_ROW: Final = "spends"
+_HISTORY_DROP_STEP: Final = 5
+# Characters a PartitionKey or RowKey may not contain.
+_FORBIDDEN_IN_KEY = frozenset("/\\#?") | {chr(c) for c in (*range(0x20), *range(0x7F, 0xA0))}
+_TEMPORARY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+# Tables known to exist, by (service URL, table name): created at most once per process.
+_ready_tables: set[tuple[str, str]] = set()
+
+
+@contextmanager
+def _storage_errors(action: str) -> Iterator[None]:
+    """Map what azure-core raises to `shared.errors`; errors already mapped pass through."""
+    try:
+        yield
+    except AppError:
+        raise
+    except ResourceNotFoundError as error:
+        raise NotFoundError(f"{action}: not found") from error
+    except ResourceExistsError as error:
+        raise ConflictError(f"{action}: already exists") from error
+    except ResourceModifiedError as error:
+        raise PreconditionFailedError(f"{action}: changed by someone else since it was read") from error
+    except HttpResponseError as error:
+        status = error.status_code or 0
+        if status in _TEMPORARY_STATUSES:
+            raise TemporaryError(f"{action}: table storage answered {status}; try again later") from error
+        code = getattr(error, "error_code", None)  # set by the Tables SDK, a TableErrorCode or a plain string
+        raise UpstreamError(f"{action}: table storage answered {status} {getattr(code, 'value', code)}") from error
+    except AzureError as error:
+        # No answer at all: connection refused or reset, timeout.
+        raise TemporaryError(f"{action}: table storage did not answer ({type(error).__name__})") from error
+
+
+def _is_link_name(name: str) -> bool:
+    try:
+        check_link_name(name)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_key(key: str) -> str:
+    if not 1 <= len(key) <= 512 or _FORBIDDEN_IN_KEY.intersection(key):
+        raise ValueError(f"{key!r} cannot be a table key: 1-512 characters, none of / \\ # ? or control characters")
+    return key
+
+
+def _to_json(model: BaseModel) -> str:
+    return json.dumps(model.model_dump(mode="json"), ensure_ascii=True, separators=(",", ":"))
+
+
+def _split(prefix: str, text: str) -> dict[str, Any]:
+    parts = [text[i : i + _PART_CHARS] for i in range(0, len(text), _PART_CHARS)] or [""]
+    return {f"{prefix}{index}": part for index, part in enumerate(parts)}
+
+
+def _join(prefix: str, entity: TableEntity) -> str:
+    parts: list[str] = []
+    while (part := entity.get(f"{prefix}{len(parts)}")) is not None:
+        parts.append(part)
+    return "".join(parts)
+
+
+def _entity_size(entity: dict[str, Any]) -> int:
+    """Bytes the Table service counts against its 1 MiB limit (its documented formula)."""
+    size = 4 + 2 * (len(entity["PartitionKey"]) + len(entity["RowKey"]))
+    for name, value in entity.items():
+        if name in ("PartitionKey", "RowKey"):
+            continue
+        value_size = 4 + 2 * len(value) if isinstance(value, str) else 8
+        size += 8 + 2 * len(name) + value_size
+    return size
+
+
+def _link_entity(link: Link) -> dict[str, Any]:
+    """The entity for `link`, dropping its oldest history entries if that is what it takes to fit."""
+    status = link.status.model_copy(deep=True)
+    while True:
+        entity = {
+            "PartitionKey": link.name,
+            "RowKey": _LINK_ROW,
+            "Generation": link.generation,
+            **_split("Desired", _to_json(link.spec)),
+            **_split("Status", _to_json(status)),
+        }
+        if _entity_size(entity) <= _ENTITY_LIMIT_BYTES:
+            return entity
+        if not status.history:
+            raise ValueError(f"link {link.name} does not fit one table entity even without its history")
+        status.history = status.history[_HISTORY_DROP_STEP:]
+
+
+def _link_from_entity(entity: TableEntity) -> Link:
+    return Link(
+        spec=LinkSpec.model_validate_json(_join("Desired", entity)),
+        status=LinkStatus.model_validate_json(_join("Status", entity)),
+        generation=entity["Generation"],
+        etag=entity.metadata["etag"],
+    )
+
+
+def _encode_token(token: object) -> str | None:
+    if not token:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(token).encode()).decode()
+
+
+def _decode_token(token: str | None) -> dict[str, str] | None:
+    if token is None:
+        return None
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        decoded = None
+    if not isinstance(decoded, dict) or not all(isinstance(v, str) for v in decoded.values()):
+        raise InvalidRequestError("The continuation token is not valid.", target="continuationToken")
+    return decoded
+
+
+def _audit_row_key(at: datetime) -> str:
+    # Sorts by time; the suffix keeps two records of the same microsecond apart.
+    return f"{at.astimezone(UTC):%Y%m%dT%H%M%S%fZ}-{secrets.token_hex(4)}"
+
+
+class Store:
+    def __init__(self, service: TableServiceClient, table_prefix: str) -> None:
+        self._service = service
+        self._tables = {
+            suffix: service.get_table_client(f"{table_prefix}{suffix}") for suffix in (LINKS, AUDIT, EVENTS, BUDGET)
+        }
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, credential: AsyncTokenCredential | None = None, *, retry_total: int = 3
+    ) -> Store:
+        """Connection string when set (Azurite, local); else the service URI with `credential` (Azure).
+
+        `retry_total` is how often the client retries a throttled, failed or unanswered request itself.
+        """
+        options: dict[str, Any] = {"retry_total": retry_total, "connection_timeout": 10, "read_timeout": 30}
+        if settings.state_storage_connection_string is not None:
+            service = TableServiceClient.from_connection_string(
+                settings.state_storage_connection_string.reveal(), **options
+            )
+        elif settings.state_table_service_uri is not None and credential is not None:
+            service = TableServiceClient(settings.state_table_service_uri, credential=credential, **options)
+        else:
+            raise ValueError("STATE_TABLE_SERVICE_URI needs a credential, or set STATE_STORAGE_CONNECTION_STRING")
+        return cls(service, settings.state_table_prefix)
+
+    async def close(self) -> None:
+        await self._service.close()
+
+    async def __aenter__(self) -> Store:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def _table(self, suffix: str) -> TableClient:
+        table = self._tables[suffix]
+        marker = (self._service.url, table.table_name)
+        if marker not in _ready_tables:
+            with _storage_errors(f"create table {table.table_name}"), suppress(ResourceExistsError):
+                await table.create_table()
+            _ready_tables.add(marker)
+        return table
+
+    # Links
+
+    async def create_link(self, link: Link) -> Link:
+        """Store a new link; `ConflictError` if one of that name exists. Returns it with its ETag."""
+        table = await self._table(LINKS)
+        with _storage_errors(f"create link {link.name}"):
+            try:
+                metadata = await table.create_entity(_link_entity(link))
+            except ResourceExistsError as error:
+                raise ConflictError(f"Link {link.name} already exists.", target="name") from error
+        return link.model_copy(update={"etag": metadata["etag"]})
+
+    async def get_link(self, name: str) -> Link:
+        """The stored link; `NotFoundError` if there is none (or `name` cannot be a link name)."""
+        if not _is_link_name(name):
+            raise NotFoundError(f"Link {name} does not exist.", target="name")
+        table = await self._table(LINKS)
+        with _storage_errors(f"read link {name}"):
+            try:
+                entity = await table.get_entity(name, _LINK_ROW)
+            except ResourceNotFoundError as error:
+                raise NotFoundError(f"Link {name} does not exist.", target="name") from error
+        return _link_from_entity(entity)
+
+    async def update_link(self, link: Link, etag: str) -> Link:
+        """Replace the stored link if its ETag is still `etag`, else `PreconditionFailedError`."""
+        table = await self._table(LINKS)
+        with _storage_errors(f"update link {link.name}"):
+            try:
+                metadata = await table.update_entity(
+                    _link_entity(link),
+                    mode=UpdateMode.REPLACE,
+                    etag=etag,
+                    match_condition=MatchConditions.IfNotModified,
+                )
+            except ResourceModifiedError as error:
+                raise PreconditionFailedError(
+                    f"Link {link.name} was changed by someone else; read it again.", target="name"
+                ) from error
+            except ResourceNotFoundError as error:
+                raise NotFoundError(f"Link {link.name} does not exist.", target="name") from error
+        return link.model_copy(update={"etag": metadata["etag"]})
+
+    async def delete_link(self, name: str, etag: str | None = None) -> None:
+        """Remove the link; succeeds when it is already gone. With `etag`, only if nobody wrote since."""
+        if not _is_link_name(name):
+            return
+        table = await self._table(LINKS)
+        condition = MatchConditions.IfNotModified if etag else MatchConditions.Unconditionally
+        with _storage_errors(f"delete link {name}"):
+            try:
+                await table.delete_entity(name, _LINK_ROW, etag=etag, match_condition=condition)
+            except ResourceModifiedError as error:
+                raise PreconditionFailedError(
+                    f"Link {name} was changed by someone else; read it again.", target="name"
+                ) from error
+
+    async def list_links(self, page_size: int = 100, continuation: str | None = None) -> tuple[list[Link], str | None]:
+        """One page of links (at most `page_size`, 1-1000) and the token for the next page, None after the last."""
+        if not 1 <= page_size <= 1000:
+            raise ValueError("page_size must be 1-1000 (the Table service's page limit)")
+        table = await self._table(LINKS)
+        # The Tables SDK's continuation token is a dict of next keys, though azure-core types it as a string.
+        token = cast(str | None, _decode_token(continuation))
+        pages = cast(
+            AsyncPageIterator[TableEntity],
+            table.list_entities(results_per_page=page_size).by_page(continuation_token=token),
+        )
+        with _storage_errors("list links"):
+            page = await anext(pages)
+            entities = [entity async for entity in page]
+        return [_link_from_entity(entity) for entity in entities], _encode_token(pages.continuation_token)
+
+    # Audit
+
+    async def append_audit(self, record: AuditRecord) -> None:
+        table = await self._table(AUDIT)
+        entity = {
+            "PartitionKey": record.link or _NO_LINK,
+            "RowKey": _audit_row_key(record.at),
+            **record.model_dump(mode="json", exclude_none=True),
+        }
+        with _storage_errors("append audit record"):
+            await table.create_entity(entity)
+
+    async def list_audit(self, link: str | None) -> list[AuditRecord]:
+        """The audit records of `link` (None: those about no link), oldest first."""
+        table = await self._table(AUDIT)
+        query = table.query_entities("PartitionKey eq @link", parameters={"link": link or _NO_LINK})
+        with _storage_errors("list audit records"):
+            return [AuditRecord.model_validate(entity) async for entity in query]
+
+    # Event de-duplication
+
+    async def claim_event(self, event_id: str, now: datetime) -> bool:
+        """True for the first delivery of `event_id`, False for any later one, however concurrent."""
+        digest = hashlib.sha256(event_id.encode()).hexdigest()
+        table = await self._table(EVENTS)
+        entity = {"PartitionKey": digest[:2], "RowKey": digest, "EventId": event_id[:1000], "SeenAt": now}
+        with _storage_errors("record event"):
+            try:
+                await table.create_entity(entity)
+            except ResourceExistsError:
+                return False
+        return True
+
+    async def release_event(self, event_id: str) -> None:
+        """Forget one claim, so a retried delivery of an event whose handling failed for now is handled again."""
+        digest = hashlib.sha256(event_id.encode()).hexdigest()
+        table = await self._table(EVENTS)
+        with _storage_errors("release event"):
+            await table.delete_entity(digest[:2], digest)
+
+    async def forget_events_seen_before(self, cutoff: datetime) -> int:
+        """Drop de-dup records older than `cutoff` (Event Grid stops retrying after 24 h); returns how many."""
+        table = await self._table(EVENTS)
+        query = table.query_entities(
+            "SeenAt lt @cutoff", parameters={"cutoff": cutoff}, select=["PartitionKey", "RowKey"]
+        )
+        forgotten = 0
+        with _storage_errors("forget events"):
+            async for entity in query:
+                await table.delete_entity(entity["PartitionKey"], entity["RowKey"])
+                forgotten += 1
+        return forgotten
+
+    # Rate budgets
+
+    async def try_spend(self, key: str, limit: int, window_seconds: int, now: datetime) -> bool:
+        """Spend one unit of budget `key`: at most `limit` in any `window_seconds` (a sliding window); False when spent.
+
+        A sliding window, like the upstream limits it guards ("60 calls per 60 minutes"): a fixed window would let
+        twice the limit through across a window boundary. Safe across processes: the log of recent spends is one
+        entity, written with its ETag and re-read after a lost race.
+        """
+        if window_seconds < 1 or limit < 0:
+            raise ValueError("window_seconds must be positive and limit not negative")
+        table = await self._table(BUDGET)
+        partition, row = _check_key(key), _BUDGET_ROW
+        moment = now.timestamp()
+        with _storage_errors(f"spend budget {key}"):
+            for _ in range(_SPEND_ATTEMPTS):
+                try:
+                    entity = await table.get_entity(partition, row)
+                except ResourceNotFoundError:
+                    if limit == 0:
+                        return False
+                    try:
+                        await table.create_entity(
+                            {"PartitionKey": partition, "RowKey": row, "Spends": json.dumps([moment])}
+                        )
+                    except ResourceExistsError:
+                        continue
+                    return True
+                recent = [t for t in json.loads(entity["Spends"]) if t > moment - window_seconds]
+                if len(recent) >= limit:
+                    return False
+                entity["Spends"] = json.dumps([*recent, moment])
+                try:
+                    await table.update_entity(
+                        entity,
+                        mode=UpdateMode.REPLACE,
+                        etag=entity.metadata["etag"],
+                        match_condition=MatchConditions.IfNotModified,
+                    )
+                except ResourceModifiedError:
+                    continue
+                return True
+        raise TemporaryError(f"Budget {key} is contended by too many callers; try again later.")
+
+
+__all__ = ["Store"]

@@ -1,0 +1,130 @@
+"""Settings: typed, immutable, read from a mapping; errors name the setting; secrets never shown."""
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from shared.settings import RegistrationMode, Secret, Settings, SettingsError, UnmatchedConnections
+
+CONNECTION_STRING = "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=c2VjcmV0;"
+MINIMAL = {"STATE_STORAGE_CONNECTION_STRING": CONNECTION_STRING}
+
+
+def test_defaults_follow_public_azure() -> None:
+    settings = Settings.from_mapping(MINIMAL)
+    assert settings.arm_endpoint == "https://management.azure.com"
+    assert settings.arm_credential_scope == "https://management.azure.com/.default"
+    assert settings.registration_mode is RegistrationMode.CONSOLE
+    assert settings.unmatched_connections is UnmatchedConnections.LEAVE
+    assert settings.monitor_schedule == "0 */5 * * * *"
+    assert settings.redis_test_interval_seconds == 3600
+    assert settings.provision_budget_seconds < 230
+
+
+def test_every_setting_is_cast_once() -> None:
+    settings = Settings.from_mapping(
+        {
+            **MINIMAL,
+            "ARM_ENDPOINT": "https://management.chinacloudapi.cn/",
+            "EMQX_PLATFORM_API_URL": "https://emqx.example/public_api/v1",
+            "EMQX_PLATFORM_API_KEY": "key",
+            "EMQX_PLATFORM_API_SECRET": "platform-secret",
+            "EMQX_AZURE_SUBSCRIPTION_ID": "AAAAAAAA-0000-0000-0000-000000000001",
+            "REGISTRATION_MODE": "API",
+            "MONITOR_SCHEDULE": "30 */2 * * * *",
+            "MONITOR_CONCURRENCY": "16",
+            "REDIS_TEST_INTERVAL": "15m",
+            "PROVISION_BUDGET_SECONDS": "60",
+            "UNMATCHED_CONNECTIONS": "reject",
+        }
+    )
+    assert settings.arm_endpoint == "https://management.chinacloudapi.cn"
+    assert settings.emqx_azure_subscription_id == "aaaaaaaa-0000-0000-0000-000000000001"
+    assert settings.registration_mode is RegistrationMode.API
+    assert settings.monitor_concurrency == 16
+    assert settings.redis_test_interval_seconds == 900
+    assert settings.provision_budget_seconds == 60
+    assert settings.unmatched_connections is UnmatchedConnections.REJECT
+    assert settings.emqx_platform_api_secret == Secret("platform-secret")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("ARM_ENDPOINT", "http://management.azure.com"),
+        ("EMQX_AZURE_SUBSCRIPTION_ID", "not-a-guid"),
+        ("REGISTRATION_MODE", "portal"),
+        ("MONITOR_SCHEDULE", "*/5 * * * *"),
+        ("MONITOR_CONCURRENCY", "0"),
+        ("MONITOR_CONCURRENCY", "many"),
+        ("REDIS_TEST_INTERVAL", "soon"),
+        ("PROVISION_BUDGET_SECONDS", "300"),
+        ("UNMATCHED_CONNECTIONS", "approve"),
+        ("TLS_CA_BUNDLE", "no/such/file.pem"),
+        ("AZURE_CLIENT_ID", "my-identity"),
+        ("STATE_TABLE_PREFIX", "1bad"),
+    ],
+)
+def test_malformed_value_names_the_setting(name: str, value: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_mapping({**MINIMAL, name: value})
+    assert caught.value.name == name
+    assert name in str(caught.value)
+
+
+def test_state_storage_is_required() -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_mapping({})
+    assert caught.value.name == "STATE_TABLE_SERVICE_URI"
+
+
+def test_api_mode_needs_the_platform_url() -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_mapping({**MINIMAL, "REGISTRATION_MODE": "api"})
+    assert caught.value.name == "EMQX_PLATFORM_API_URL"
+
+
+def test_platform_key_without_secret_is_refused() -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_mapping({**MINIMAL, "EMQX_PLATFORM_API_KEY": "key"})
+    assert caught.value.name == "EMQX_PLATFORM_API_SECRET"
+
+
+def test_secrets_are_masked_in_repr_and_str() -> None:
+    settings = Settings.from_mapping(
+        {
+            **MINIMAL,
+            "EMQX_PLATFORM_API_URL": "https://emqx.example/public_api/v1",
+            "EMQX_PLATFORM_API_KEY": "key",
+            "EMQX_PLATFORM_API_SECRET": "platform-secret-value",
+            "REDIS_PASSWORD_DEMO": "redis-secret-value",
+        }
+    )
+    shown = repr(settings) + str(settings) + f"{settings.emqx_platform_api_secret}"
+    for secret in ("platform-secret-value", "redis-secret-value", "c2VjcmV0"):
+        assert secret not in shown
+    assert "emqx_platform_api_url='https://emqx.example/public_api/v1'" in shown
+
+
+def test_settings_are_immutable() -> None:
+    settings = Settings.from_mapping(MINIMAL)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.monitor_concurrency = 1  # type: ignore[misc]
+
+
+def test_named_secret_reads_the_setting_a_link_names() -> None:
+    settings = Settings.from_mapping({**MINIMAL, "REDIS_PASSWORD_DEMO": "s3cret"})
+    assert settings.named_secret("REDIS_PASSWORD_DEMO").reveal() == "s3cret"
+    with pytest.raises(SettingsError) as caught:
+        settings.named_secret("REDIS_PASSWORD_OTHER")
+    assert caught.value.name == "REDIS_PASSWORD_OTHER"
+    with pytest.raises(SettingsError):
+        settings.named_secret("not a name")
+
+
+def test_the_example_settings_file_is_valid() -> None:
+    example = json.loads((Path(__file__).parents[2] / "local.settings.json.example").read_text())
+    settings = Settings.from_mapping(example["Values"])
+    assert settings.state_storage_connection_string is not None
