@@ -11,11 +11,12 @@ import socket
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
-from localcloud.tls import ServerCertificate
+if TYPE_CHECKING:
+    from localcloud.tls import ServerCertificate
 
 ASGIApp = Callable[..., Any]
 
