@@ -55,13 +55,20 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser("up", help="run the whole local stack in the foreground until interrupted")
     up.add_argument("--mode", choices=["api", "console"], default="api", help="the app's REGISTRATION_MODE")
+    demo = commands.add_parser("demo", help="run one link's whole life on localcloud over the HTTP API")
+    demo.add_argument("--mode", choices=["api", "console"], default="api", help="the registration mode to walk")
     commands.add_parser("install-redis", help="install redis-server from Debian when missing (as root)")
     args = parser.parse_args(argv)
     if args.command == "install-redis":
         return _install_redis()
-    speed = float(os.environ.get("LOCALCLOUD_SPEED", "1"))
+    default_speed = "10" if args.command == "demo" else "1"
+    speed = float(os.environ.get("LOCALCLOUD_SPEED", default_speed))
     if speed <= 0:
         parser.error("LOCALCLOUD_SPEED must be a positive number")
+    if args.command == "demo":
+        from localcloud.demo import main as demo_main
+
+        return demo_main(args.mode, speed)
     return _up(speed, args.mode)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import sys
 import threading
 import time
@@ -19,12 +20,29 @@ from typing import Any
 
 import httpx
 
+from localcloud import arm, identity
 from localcloud.azurite import PROJECT_ROOT, Azurite
+from localcloud.emqx import create_app as create_emqx
+from localcloud.emqx.defaults import default_account, endpoint_entries
 from localcloud.functions_host import HostKeys
 from localcloud.processes import ChildProcess, free_port
 from localcloud.redis_server import RedisServer
 from localcloud.serving import Listener, bind_loopback, serve_forever
 from localcloud.tls import LocalCA
+
+# Fixed identities of the emulated world, so endpoints.json and the demo read the same every time.
+TENANT_ID = "72f988bf-0000-4000-8000-00000000a2ce"
+SUBSCRIPTION_ID = "0b1f6471-1bf0-4dda-aec3-cb9272f09590"
+EMQX_SUBSCRIPTION_ID = "e5e11a00-0000-4000-8000-00000000e3c5"
+APP_CLIENT_ID = "a1b2c3d4-0000-4000-8000-0000000f00c0"
+OPERATOR_CLIENT_ID = "0be7a70e-0000-4000-8000-000000000be7"
+EMQX_CLIENT_ID = "e3c50000-0000-4000-8000-00000000e3c5"
+# The names of the app settings a link refers to for its secrets (in Azure: Key Vault references).
+DEPLOYMENT_KEY_SETTING = "EMQX_DEPLOYMENT_API_KEY"
+DEPLOYMENT_SECRET_SETTING = "EMQX_DEPLOYMENT_API_SECRET"
+V4_DEPLOYMENT_KEY_SETTING = "EMQX_V4_DEPLOYMENT_API_KEY"
+V4_DEPLOYMENT_SECRET_SETTING = "EMQX_V4_DEPLOYMENT_API_SECRET"
+REDIS_PASSWORD_SETTING = "DEMO_REDIS_PASSWORD"
 
 
 @dataclass
@@ -48,6 +66,7 @@ class Stack:
         self._children: list[ChildProcess] = []
         self._services: list[Azurite | RedisServer] = []
         self._loop_thread: threading.Thread | None = None
+        self._host_keys: HostKeys | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_event: asyncio.Event | None = None
         self._serve_error: BaseException | None = None
@@ -80,24 +99,115 @@ class Stack:
         creds = redis.credentials
         self.endpoints["redis"] = {"host": creds.host, "port": creds.port, "password": creds.password}
 
-        listeners: list[Listener] = []
-        self._serve_in_background(listeners)
+        self._serve_in_background(self._stand_ins(ca))
 
         self.app_settings = self._app_settings(ca.ca_bundle, azurite.connection_string)
         if self.options.start_host:
             self._start_host()
+            self._subscribe_approver()
         self._write_endpoints()
 
+    def _stand_ins(self, ca: LocalCA) -> list[Listener]:
+        speed = self.options.speed
+        token_key = secrets.token_urlsafe(32)
+        identity_header = secrets.token_urlsafe(16)
+        identities = {
+            APP_CLIENT_ID: [f"/subscriptions/{SUBSCRIPTION_ID}"],
+            OPERATOR_CLIENT_ID: [f"/subscriptions/{SUBSCRIPTION_ID}"],
+            EMQX_CLIENT_ID: [f"/subscriptions/{EMQX_SUBSCRIPTION_ID}"],
+        }
+        arm_sock, identity_sock, emqx_sock = bind_loopback(), bind_loopback(), bind_loopback()
+        arm_listener = Listener(
+            arm.create_app(identities=identities, token_key=token_key, tenant_id=TENANT_ID, speed=speed),
+            arm_sock,
+            ca.server,
+        )
+        identity_listener = Listener(
+            identity.create_app(
+                identities=identities,
+                default_client_id=APP_CLIENT_ID,
+                header=identity_header,
+                token_key=token_key,
+                tenant_id=TENANT_ID,
+            ),
+            identity_sock,
+        )
+        identity_endpoint = f"{identity_listener.base_url}/msi/token"
+        account = default_account()
+        emqx_listener = Listener(
+            create_emqx(
+                arm_endpoint=arm_listener.base_url,
+                identity_endpoint=identity_endpoint,
+                identity_header=identity_header,
+                emqx_subscription_id=EMQX_SUBSCRIPTION_ID,
+                emqx_client_id=EMQX_CLIENT_ID,
+                ca_bundle=ca.ca_bundle,
+                platform_keys=account.platform_keys,
+                deployments=account.deployments,
+                projects=account.projects,
+                speed=speed,
+            ),
+            emqx_sock,
+            ca.server,
+        )
+        self.endpoints["arm"] = {
+            "endpoint": arm_listener.base_url,
+            "subscriptionId": SUBSCRIPTION_ID,
+            "emqxSubscriptionId": EMQX_SUBSCRIPTION_ID,
+            "tenantId": TENANT_ID,
+            "operatorClientId": OPERATOR_CLIENT_ID,
+        }
+        self.endpoints["identity"] = {"endpoint": identity_endpoint, "header": identity_header}
+        self.endpoints["emqx"] = endpoint_entries(emqx_listener.base_url, account)
+        return [arm_listener, identity_listener, emqx_listener]
+
     def _app_settings(self, ca_bundle: Path, storage_connection_string: str) -> dict[str, str]:
+        arm_endpoints, emqx = self.endpoints["arm"], self.endpoints["emqx"]
         settings = {
             "FUNCTIONS_WORKER_RUNTIME": "python",
             "AzureWebJobsStorage": storage_connection_string,
+            "IDENTITY_ENDPOINT": self.endpoints["identity"]["endpoint"],
+            "IDENTITY_HEADER": self.endpoints["identity"]["header"],
+            "ARM_ENDPOINT": arm_endpoints["endpoint"],
             "TLS_CA_BUNDLE": str(ca_bundle),
             "STATE_STORAGE_CONNECTION_STRING": storage_connection_string,
+            "EMQX_PLATFORM_API_URL": emqx["platformApiUrl"],
+            "EMQX_PLATFORM_API_KEY": emqx["platformApiKey"],
+            "EMQX_PLATFORM_API_SECRET": emqx["platformApiSecret"],
+            "EMQX_AZURE_SUBSCRIPTION_ID": EMQX_SUBSCRIPTION_ID,
             "REGISTRATION_MODE": self.options.registration_mode,
+            "MONITOR_SCHEDULE": "*/5 * * * * *",
+            "REDIS_TEST_INTERVAL": "1h",
+            DEPLOYMENT_KEY_SETTING: emqx["deploymentApiKey"],
+            DEPLOYMENT_SECRET_SETTING: emqx["deploymentApiSecret"],
+            V4_DEPLOYMENT_KEY_SETTING: emqx["v4DeploymentApiKey"],
+            V4_DEPLOYMENT_SECRET_SETTING: emqx["v4DeploymentApiSecret"],
+            REDIS_PASSWORD_SETTING: self.endpoints["redis"]["password"],
         }
         settings.update(self.options.extra_settings)
         return settings
+
+    def _subscribe_approver(self) -> None:
+        """Event Grid's system topic delivers to the approve function's webhook (validation handshake first)."""
+        functions = self.endpoints["functions"]
+        assert self._host_keys is not None
+        webhook = (
+            f"{functions['baseUrl']}/runtime/webhooks/eventgrid?functionName=approve&code={self._host_keys.system_key}"
+        )
+        body = {
+            "endpoint": webhook,
+            "subjectBeginsWith": f"/subscriptions/{SUBSCRIPTION_ID}/",
+            "includedEventTypes": [
+                "Microsoft.Resources.ResourceWriteSuccess",
+                "Microsoft.Resources.ResourceDeleteSuccess",
+                "Microsoft.Resources.ResourceActionSuccess",
+            ],
+        }
+        url = f"{self.endpoints['arm']['endpoint']}/localcloud/eventgrid/subscriptions/approve"
+        with httpx.Client(verify=self.endpoints["caBundle"], timeout=30) as client:
+            answer = client.put(url, json=body)
+        if answer.status_code >= 300:
+            raise RuntimeError(f"the Event Grid subscription failed: {answer.status_code} {answer.text[:300]}")
 
     def _serve_in_background(self, listeners: list[Listener]) -> None:
         if not listeners:
@@ -122,6 +232,7 @@ class Stack:
 
     def _start_host(self) -> None:
         keys = HostKeys.generate()
+        self._host_keys = keys
         keys_file = self.options.workdir / "host-keys.json"
         keys_file.write_text(json.dumps(keys.as_dict()))
         keys_file.chmod(0o600)
@@ -197,5 +308,3 @@ class Stack:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-
-__all__ = ["Stack", "StackOptions", "bind_loopback"]

@@ -24,14 +24,17 @@ from shared.errors import AppError, ConflictError, NotFoundError, PreconditionFa
 from shared.model import Link, Phase, compare_specs, parse_link_spec
 from shared.names import ResourceId
 from shared.observation import run_redis_test
-from shared.reconcile import PrivateLinkCache, new_run, reconcile, save
+from shared.reconcile import PrivateLinkCache, leased, new_run, reconcile, save
 from shared.registration import register
 from shared.removal import remove
 from shared.run import Services, plan_json
+from shared.settings import RegistrationMode
 
 log = logging.getLogger("emqx_privatelink")
 
 APPROVAL_WAIT_SECONDS = 30.0
+# How long an HTTP call or an event waits for another run on the same link before answering.
+BUSY_WAIT_SECONDS = 10.0
 RETRY_AFTER_SECONDS = "10"
 
 
@@ -94,17 +97,20 @@ async def put_link(
             code="ConcurrentUpdate",
         ) from None
     run = new_run(services, link, "PUT")
-    try:
-        await reconcile(
-            run, full_check=True, list_private_links=PrivateLinkCache(services), allow_replace=allow_replace
-        )
-    except OperationStillRunningError as running:
+    async with leased(services, name, wait_seconds=BUSY_WAIT_SECONDS) as held:
+        if not held:
+            return _accepted(link, "Another run is working on this link; it carries on with this desired state.")
+        try:
+            await reconcile(
+                run, full_check=True, list_private_links=PrivateLinkCache(services), allow_replace=allow_replace
+            )
+        except TemporaryError as pending:
+            saved = await save(run) or run.link
+            return _accepted(saved, pending.message)
+        except AppError:
+            await save(run)
+            raise
         saved = await save(run) or run.link
-        return _accepted(saved, running.message)
-    except AppError:
-        await save(run)
-        raise
-    saved = await save(run) or run.link
     return Answer(201 if current is None else 200, link_view(saved))
 
 
@@ -113,19 +119,26 @@ async def register_link(services: Services, name: str) -> Answer:
     if link.status.phase in (Phase.DELETING, Phase.DELETED):
         raise ConflictError(f"Link {name} is being deleted.", code="LinkBeingDeleted")
     run = new_run(services, link, "register")
-    cache = PrivateLinkCache(services)
-    try:
-        await reconcile(run, full_check=False, list_private_links=cache)
-        answer = await register(run)
-        await _await_connection(run)
-    except OperationStillRunningError as running:
+    async with leased(services, name, wait_seconds=BUSY_WAIT_SECONDS) as held:
+        if not held:
+            raise _busy(name)
+        try:
+            await reconcile(run, full_check=False, list_private_links=PrivateLinkCache(services))
+            answer = await register(run)
+            if services.settings.registration_mode is RegistrationMode.API:
+                await _await_connection(run)
+        except OperationStillRunningError as running:
+            saved = await save(run) or run.link
+            return _accepted(saved, running.message)
+        except AppError:
+            await save(run)
+            raise
         saved = await save(run) or run.link
-        return _accepted(saved, running.message)
-    except AppError:
-        await save(run)
-        raise
-    saved = await save(run) or run.link
     return Answer(200, answer | {"link": link_view(saved)})
+
+
+def _busy(name: str) -> TemporaryError:
+    return TemporaryError(f"Another run is working on link {name}; try again shortly.", code="LinkBusy", retry_after=5)
 
 
 async def _await_connection(run: Any) -> None:
@@ -165,17 +178,24 @@ async def delete_link(
     except NotFoundError:
         return Answer(204)
     run = new_run(services, link, "DELETE (dry run)" if dry_run else "DELETE", dry_run=dry_run)
-    try:
-        await remove(run, force=force, emqx_removed=emqx_removed)
-    except OperationStillRunningError as running:
-        saved = await save(run) or run.link
-        return _accepted(saved, running.message)
-    except AppError:
+    async with leased(services, name, wait_seconds=BUSY_WAIT_SECONDS) as held:
+        if not held:
+            if dry_run or link.status.phase is not Phase.DELETING:
+                raise _busy(name)
+            return _accepted(link, "The teardown is under way.")
+        try:
+            await remove(run, force=force, emqx_removed=emqx_removed)
+        except TemporaryError as pending:
+            if run.link.status.phase is not Phase.DELETING:
+                raise
+            saved = await save(run) or run.link
+            return _accepted(saved, pending.message)
+        except AppError:
+            await save(run)
+            raise
+        if dry_run:
+            return Answer(200, {"name": name, "dryRun": True, "plan": plan_json(run.plan)})
         await save(run)
-        raise
-    if dry_run:
-        return Answer(200, {"name": name, "dryRun": True, "plan": plan_json(run.plan)})
-    await save(run)
     return Answer(204)
 
 
@@ -245,9 +265,12 @@ async def handle_event(services: Services, event_id: str, event_type: str, subje
         if isinstance(found, str):
             return found
         link, pls = found
-        run = new_run(services, link, f"event {event_id}")
-        await decide_connections(run, pls)
-        await save(run)
+        async with leased(services, link.name, wait_seconds=BUSY_WAIT_SECONDS) as held:
+            if not held:
+                raise _busy(link.name)
+            run = new_run(services, await store.get_link(link.name), f"event {event_id}")
+            await decide_connections(run, await services.network.get_private_link_service(pls_id) or pls)
+            await save(run)
     except TemporaryError:
         await store.release_event(event_id)
         raise
@@ -272,8 +295,15 @@ async def run_monitor(services: Services) -> MonitorReport:
     limit = asyncio.Semaphore(services.settings.monitor_concurrency)
 
     async def check(link: Link) -> None:
-        async with limit:
-            run = new_run(services, link, "monitor")
+        async with limit, leased(services, link.name) as held:
+            if not held:
+                report.skipped[link.name] = "another run is working on it"
+                return
+            try:
+                fresh = await services.store.get_link(link.name)
+            except NotFoundError:
+                return
+            run = new_run(services, fresh, "monitor")
             try:
                 await reconcile(run, full_check=False, list_private_links=cache)
             except OperationStillRunningError as running:

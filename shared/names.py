@@ -138,6 +138,13 @@ class ResourceId:
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"ResourceId is immutable: cannot set {name}")
 
+    # Immutable: a copy is the value itself (pydantic's deep copies of a link copy its IDs).
+    def __copy__(self) -> ResourceId:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> ResourceId:
+        return self
+
     @classmethod
     def parse(cls, text: str) -> ResourceId:
         segments = text.split("/")

@@ -8,7 +8,9 @@ else wrote in between, it merges onto the fresh record instead of losing either 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from shared.approvals import decide_connections
@@ -107,6 +109,31 @@ def _merge(fresh: Link, ours: Link) -> Link:
     if fresh.generation != ours.generation:
         status.observed_generation = min(status.observed_generation, fresh.status.observed_generation)
     return fresh.model_copy(update={"status": status})
+
+
+LEASE_MARGIN_SECONDS = 60.0
+
+
+@asynccontextmanager
+async def leased(services: Services, name: str, wait_seconds: float = 0.0) -> AsyncIterator[bool]:
+    """Hold link `name` for one run (so two runs never race on its Azure resources); yields whether it is held.
+
+    Waits up to `wait_seconds` for another run to finish. The lease outlives a crashed holder by at most the
+    provisioning budget plus a margin, after which the next run takes over.
+    """
+    holder = uuid.uuid4().hex
+    seconds = services.settings.provision_budget_seconds + LEASE_MARGIN_SECONDS
+    clock, store = services.clock, services.store
+    give_up = clock.monotonic() + wait_seconds
+    held = await store.try_lease(name, holder, seconds, clock.now())
+    while not held and clock.monotonic() < give_up:
+        await asyncio.sleep(0.5)
+        held = await store.try_lease(name, holder, seconds, clock.now())
+    try:
+        yield held
+    finally:
+        if held:
+            await store.release_lease(name, holder)
 
 
 class PrivateLinkCache:

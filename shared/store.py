@@ -13,6 +13,7 @@ Tables (named `<STATE_TABLE_PREFIX><suffix>`, created on first use, once per pro
     Audit   PartitionKey link name ("-" for none), RowKey time-ordered (UTC time, then a random suffix);
             the record's fields as properties (at, link, actor, action, subject, decision, reason)
     Events  PartitionKey first two hex digits of SHA-256(event id), RowKey the whole digest; EventId, SeenAt
+    Leases  PartitionKey link name, RowKey "lease"; Holder, Until: one reconcile run at a time per link
     Budget  PartitionKey budget key, RowKey "spends"; Spends, the JSON list of the spends' times in the window
 
 Every write that can race uses the entity's ETag: `create_link` raises `ConflictError` if the link exists,
@@ -62,7 +63,7 @@ from shared.model import AuditRecord, Link, LinkSpec, LinkStatus
 from shared.names import check_link_name
 from shared.settings import Settings
 
-LINKS, AUDIT, EVENTS, BUDGET = "Links", "Audit", "Events", "Budget"
+LINKS, AUDIT, EVENTS, BUDGET, LEASES = "Links", "Audit", "Events", "Budget", "Leases"
 _LINK_ROW: Final = "link"
 _NO_LINK: Final = "-"
 # A string property holds 64 KiB of UTF-16; the JSON is ASCII-only, so one character is two bytes.
@@ -70,6 +71,7 @@ _PART_CHARS: Final = 32_000
 _ENTITY_LIMIT_BYTES: Final = 1024 * 1024
 _SPEND_ATTEMPTS: Final = 50
 _BUDGET_ROW: Final = "spends"
+_LEASE_ROW: Final = "lease"
 _HISTORY_DROP_STEP: Final = 5
 # Characters a PartitionKey or RowKey may not contain.
 _FORBIDDEN_IN_KEY = frozenset("/\\#?") | {chr(c) for c in (*range(0x20), *range(0x7F, 0xA0))}
@@ -198,7 +200,8 @@ class Store:
     def __init__(self, service: TableServiceClient, table_prefix: str) -> None:
         self._service = service
         self._tables = {
-            suffix: service.get_table_client(f"{table_prefix}{suffix}") for suffix in (LINKS, AUDIT, EVENTS, BUDGET)
+            suffix: service.get_table_client(f"{table_prefix}{suffix}")
+            for suffix in (LINKS, AUDIT, EVENTS, BUDGET, LEASES)
         }
 
     @classmethod
@@ -367,6 +370,49 @@ class Store:
         return forgotten
 
     # Rate budgets
+
+    # Leases
+
+    async def try_lease(self, name: str, holder: str, seconds: float, now: datetime) -> bool:
+        """Hold link `name` for `seconds` unless another holder's lease is still running; safe across processes."""
+        table = await self._table(LEASES)
+        until = now.timestamp() + seconds
+        entity = {"PartitionKey": _check_key(name), "RowKey": _LEASE_ROW, "Holder": holder, "Until": until}
+        with _storage_errors(f"lease link {name}"):
+            try:
+                current = await table.get_entity(name, _LEASE_ROW)
+            except ResourceNotFoundError:
+                try:
+                    await table.create_entity(entity)
+                except ResourceExistsError:
+                    return False
+                return True
+            if current["Holder"] != holder and current["Until"] > now.timestamp():
+                return False
+            try:
+                await table.update_entity(
+                    entity,
+                    mode=UpdateMode.REPLACE,
+                    etag=current.metadata["etag"],
+                    match_condition=MatchConditions.IfNotModified,
+                )
+            except ResourceModifiedError:
+                return False
+        return True
+
+    async def release_lease(self, name: str, holder: str) -> None:
+        table = await self._table(LEASES)
+        with _storage_errors(f"release link {name}"):
+            try:
+                current = await table.get_entity(name, _LEASE_ROW)
+            except ResourceNotFoundError:
+                return
+            if current["Holder"] != holder:
+                return
+            with suppress(ResourceModifiedError, ResourceNotFoundError):
+                await table.delete_entity(
+                    name, _LEASE_ROW, etag=current.metadata["etag"], match_condition=MatchConditions.IfNotModified
+                )
 
     async def try_spend(self, key: str, limit: int, window_seconds: int, now: datetime) -> bool:
         """Spend one unit of budget `key`: at most `limit` in any `window_seconds` (a sliding window); False when spent.

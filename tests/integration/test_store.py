@@ -367,3 +367,24 @@ async def test_a_refused_request_is_an_upstream_error(azurite: Azurite) -> None:
             await store.get_link("demo")
     assert "403 AuthorizationFailure" in caught.value.message
     assert "AAAA" not in caught.value.message
+
+
+# Leases
+
+
+async def test_one_lease_holder_at_a_time(store: Store, other_stores: list[Store]) -> None:
+    holders = [store, *other_stores] * 3
+    won = await asyncio.gather(*(s.try_lease("leased", f"run-{i}", 60, T0) for i, s in enumerate(holders)))
+    assert won.count(True) == 1
+    winner = f"run-{won.index(True)}"
+    assert await store.try_lease("leased", winner, 60, T0 + timedelta(seconds=10)) is True
+    assert await store.try_lease("leased", "late", 60, T0 + timedelta(seconds=30)) is False
+    assert await store.try_lease("leased", "late", 60, T0 + timedelta(seconds=71)) is True
+
+
+async def test_a_released_lease_is_free_and_only_its_holder_releases_it(store: Store) -> None:
+    assert await store.try_lease("released", "a", 60, T0) is True
+    await store.release_lease("released", "b")
+    assert await store.try_lease("released", "b", 60, T0) is False
+    await store.release_lease("released", "a")
+    assert await store.try_lease("released", "b", 60, T0) is True

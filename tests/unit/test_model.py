@@ -688,3 +688,10 @@ def test_a_json_schema_documents_the_camel_case_body() -> None:
     assert azure["frontendSubnetId"]["type"] == "string"
     assert "backendNicIds" in azure
     assert schema["$defs"]["AzureSpec"]["additionalProperties"] is False
+
+
+def test_a_link_copies_deeply_with_its_ids() -> None:
+    link = Link(spec=parse_link_spec("demo", guide_body()))
+    copied = link.model_copy(deep=True)
+    assert copied.spec.load_balancer_id == link.spec.load_balancer_id
+    assert copied.with_spec(link.spec).spec.azure.backend_nic_ids == link.spec.azure.backend_nic_ids

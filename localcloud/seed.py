@@ -1,0 +1,92 @@
+"""Seed the guide's network into localcloud's ARM, with ordinary ARM PUTs as an operator would make them.
+
+Resource group `rg-demo`, VNet `vnet-demo` 10.1.0.0/16 with subnet `default` 10.1.0.0/24, and the `demo-redis`
+VM: a NIC in that subnet whose address localcloud maps to the real redis-server.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from localcloud.emqx.arm_client import ArmClient, ArmSettings
+
+LOCATION = "eastus"
+
+
+@dataclass(frozen=True)
+class GuideNetwork:
+    subscription_id: str
+    resource_group: str
+    location: str
+    vnet_id: str
+    subnet_id: str
+    nic_id: str
+
+
+def operator_client(
+    endpoints: dict[str, Any], arm_http: httpx.AsyncClient, identity_http: httpx.AsyncClient
+) -> ArmClient:
+    settings = ArmSettings(
+        arm_endpoint=endpoints["arm"]["endpoint"],
+        identity_endpoint=endpoints["identity"]["endpoint"],
+        identity_header=endpoints["identity"]["header"],
+        client_id=endpoints["arm"]["operatorClientId"],
+    )
+    return ArmClient(settings, arm_http, identity_http)
+
+
+async def seed_guide_network(
+    arm: ArmClient,
+    arm_http: httpx.AsyncClient,
+    endpoints: dict[str, Any],
+    *,
+    resource_group: str = "rg-demo",
+    vm_name: str = "demo-redis",
+    vm_listener: str | None = None,
+) -> GuideNetwork:
+    subscription_id = endpoints["arm"]["subscriptionId"]
+    group = f"/subscriptions/{subscription_id}/resourceGroups/{resource_group}"
+    network = f"{group}/providers/Microsoft.Network"
+    await arm.put(f"/subscriptions/{subscription_id}/resourcegroups/{resource_group}", {"location": LOCATION})
+    vnet_id = f"{network}/virtualNetworks/vnet-demo"
+    await arm.put(
+        vnet_id,
+        {
+            "location": LOCATION,
+            "properties": {
+                "addressSpace": {"addressPrefixes": ["10.1.0.0/16"]},
+                "subnets": [{"name": "default", "properties": {"addressPrefix": "10.1.0.0/24"}}],
+            },
+        },
+    )
+    subnet_id = f"{vnet_id}/subnets/default"
+    nic_id = f"{network}/networkInterfaces/{vm_name}-nic"
+    await arm.put(
+        nic_id,
+        {
+            "location": LOCATION,
+            "properties": {
+                "ipConfigurations": [
+                    {
+                        "name": "ipconfig1",
+                        "properties": {
+                            "subnet": {"id": subnet_id},
+                            "privateIPAllocationMethod": "Dynamic",
+                            "primary": True,
+                        },
+                    }
+                ]
+            },
+        },
+    )
+    redis = endpoints["redis"]
+    listener = vm_listener or f"{redis['host']}:{redis['port']}"
+    answer = await arm_http.put(
+        f"{endpoints['arm']['endpoint']}/localcloud/vms/{vm_name}",
+        json={"nicId": nic_id, "ports": {"6379": listener}},
+    )
+    answer.raise_for_status()
+    return GuideNetwork(subscription_id, resource_group, LOCATION, vnet_id, subnet_id, nic_id)
