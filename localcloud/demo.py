@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -100,7 +101,7 @@ class Demo:
             headers={"x-functions-key": functions["functionKey"]},
             timeout=httpx.Timeout(240.0, connect=5.0),
         )
-        self.cloud = httpx.AsyncClient(verify=self.endpoints["caBundle"], timeout=30)
+        self.cloud = httpx.AsyncClient(verify=ssl.create_default_context(cafile=self.endpoints["caBundle"]), timeout=30)
         self.identity = httpx.AsyncClient(timeout=30)
         self.network: GuideNetwork | None = None
         self.body: dict[str, Any] = {}

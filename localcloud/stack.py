@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import secrets
+import ssl
 import sys
 import threading
 import time
@@ -204,7 +205,7 @@ class Stack:
             ],
         }
         url = f"{self.endpoints['arm']['endpoint']}/localcloud/eventgrid/subscriptions/approve"
-        with httpx.Client(verify=self.endpoints["caBundle"], timeout=30) as client:
+        with httpx.Client(verify=ssl.create_default_context(cafile=self.endpoints["caBundle"]), timeout=30) as client:
             answer = client.put(url, json=body)
         if answer.status_code >= 300:
             raise RuntimeError(f"the Event Grid subscription failed: {answer.status_code} {answer.text[:300]}")
@@ -307,4 +308,3 @@ class Stack:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-

@@ -19,6 +19,7 @@ Messages never carry a response body whole, and every secret the call used is cu
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -126,7 +127,7 @@ class Emqx:
     def __init__(self, settings: Settings, spend: SpendBudget, transport: httpx.AsyncBaseTransport | None = None):
         self._settings = settings
         self._spend = spend
-        verify: Any = str(settings.tls_ca_bundle) if settings.tls_ca_bundle else True
+        verify: Any = ssl.create_default_context(cafile=str(settings.tls_ca_bundle)) if settings.tls_ca_bundle else True
         self._http = httpx.AsyncClient(
             timeout=TIMEOUT,
             verify=verify,

@@ -24,6 +24,7 @@ from shared.errors import AppError, ConflictError, NotFoundError, PreconditionFa
 from shared.model import Link, Phase, compare_specs, parse_link_spec
 from shared.names import ResourceId
 from shared.observation import run_redis_test
+from shared.provisioning import check_references
 from shared.reconcile import PrivateLinkCache, leased, new_run, reconcile, save
 from shared.registration import register
 from shared.removal import remove
@@ -85,6 +86,7 @@ async def put_link(
                 target=change.replacing_fields[0],
             )
     link = current.with_spec(spec) if current is not None else Link(spec=spec)
+    await check_references(new_run(services, link, "PUT (checks)"))
     if dry_run:
         run = new_run(services, link, "PUT (dry run)", dry_run=True)
         await reconcile(run, full_check=True, list_private_links=PrivateLinkCache(services), allow_replace=True)

@@ -61,18 +61,35 @@ def emqx_subscription(run: Run) -> str | None:
     return run.link.spec.emqx.azure_subscription_id or run.settings.emqx_azure_subscription_id
 
 
-async def ensure_subnets(run: Run) -> None:
+async def check_references(run: Run) -> None:
+    """Reads only: what the link names in Azure exists, and its static frontend IP fits the subnet.
+
+    Runs before the desired state is stored, so bad input is refused with nothing written anywhere.
+    """
     spec, network = run.link.spec, run.services.network
+    problems: list[tuple[str, str]] = []
     frontend_subnet = await network.get_subnet(spec.azure.frontend_subnet_id)
     if frontend_subnet is None:
-        raise InvalidRequestError.from_problems([("azure.frontendSubnetId", "no such subnet")], "The link")
-    if spec.azure.frontend_ip is not None:
+        problems.append(("azure.frontendSubnetId", "no such subnet"))
+    elif spec.azure.frontend_ip is not None:
         prefix = desired.subnet_prefix(frontend_subnet)
         problem = check_ip_in_prefix(str(spec.azure.frontend_ip), prefix) if prefix else None
         if problem:
-            raise InvalidRequestError.from_problems([("azure.frontendIp", problem)], "The link")
+            problems.append(("azure.frontendIp", problem))
+    if spec.azure.nat_subnet_id is not None and await network.get_subnet(spec.azure.nat_subnet_id) is None:
+        problems.append(("azure.natSubnetId", "no such subnet"))
+    for index, nic_id in enumerate(spec.azure.backend_nic_ids):
+        if await network.get_network_interface(nic_id) is None:
+            problems.append((f"azure.backendNicIds[{index}]", "no such network interface"))
+    if problems:
+        raise InvalidRequestError.from_problems(problems, "The link")
+
+
+async def ensure_subnets(run: Run) -> None:
+    """The PLS NAT subnet must have its PLS network policy disabled (a subnet PUT replaces the whole subnet)."""
+    spec, network = run.link.spec, run.services.network
     nat_id = spec.azure.nat_subnet
-    nat_subnet = frontend_subnet if nat_id == spec.azure.frontend_subnet_id else await network.get_subnet(nat_id)
+    nat_subnet = await network.get_subnet(nat_id)
     if nat_subnet is None:
         raise InvalidRequestError.from_problems([("azure.natSubnetId", "no such subnet")], "The link")
     if not desired.subnet_allows_private_link_service(nat_subnet):

@@ -1,0 +1,35 @@
+"""One localcloud stack per registration mode for the whole session, at fifty times real speed."""
+
+from collections.abc import Iterator
+
+import pytest
+
+from localcloud.stack import Stack, StackOptions
+from tests.e2e.world import NEVER, World
+
+SPEED = 50.0
+
+
+def _world(tmp_path_factory: pytest.TempPathFactory, mode: str) -> Iterator[World]:
+    options = StackOptions(
+        workdir=tmp_path_factory.mktemp(f"localcloud-{mode}"),
+        speed=SPEED,
+        registration_mode=mode,
+        extra_settings={"MONITOR_SCHEDULE": NEVER, "PROVISION_BUDGET_SECONDS": "60"},
+    )
+    with Stack(options) as stack:
+        world = World(stack)
+        try:
+            yield world
+        finally:
+            world.close()
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    yield from _world(tmp_path_factory, "api")
+
+
+@pytest.fixture(scope="session")
+def console_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    yield from _world(tmp_path_factory, "console")

@@ -1,0 +1,198 @@
+"""The world the product's end-to-end tests drive: localcloud's stack, the app's HTTP API, and localcloud's own
+control APIs (ARM call counters and faults, EMQX console and connectors, Event Grid settings).
+
+Every test gets its own resource group (`World.network()`), so tests share one stack without sharing resources.
+The monitor's timer is off in these stacks (its schedule is yearly); a test runs it when it wants with
+`World.run_monitor()`, through the host's admin endpoint as Core Tools does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import ssl
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from localcloud.emqx.arm_client import ArmClient
+from localcloud.seed import GuideNetwork, operator_client, seed_guide_network
+from localcloud.stack import (
+    DEPLOYMENT_KEY_SETTING,
+    DEPLOYMENT_SECRET_SETTING,
+    REDIS_PASSWORD_SETTING,
+    Stack,
+)
+
+NEVER = "0 0 0 1 1 *"  # once a year: the tests run the monitor themselves
+_group_numbers = itertools.count(1)
+
+
+class World:
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.endpoints = stack.endpoints
+        functions = self.endpoints["functions"]
+        self.function_key = functions["functionKey"]
+        self.master_key = functions["masterKey"]
+        self.api = httpx.Client(
+            base_url=f"{functions['baseUrl']}/api",
+            headers={"x-functions-key": self.function_key},
+            timeout=httpx.Timeout(120.0, connect=5.0),
+        )
+        self.host = httpx.Client(base_url=functions["baseUrl"], timeout=httpx.Timeout(300.0, connect=5.0))
+        self.cloud = httpx.Client(verify=ssl.create_default_context(cafile=self.endpoints["caBundle"]), timeout=60)
+        self.arm_url = self.endpoints["arm"]["endpoint"]
+        self.emqx = self.endpoints["emqx"]
+        self.subscription_id = self.endpoints["arm"]["subscriptionId"]
+        self.emqx_subscription_id = self.endpoints["arm"]["emqxSubscriptionId"]
+
+    def close(self) -> None:
+        for client in (self.api, self.host, self.cloud):
+            client.close()
+
+    # -- ARM as an operator sees it --------------------------------------------------------------------
+
+    def _with_arm(self, action: Callable[[ArmClient, httpx.AsyncClient], Any]) -> Any:
+        async def run() -> Any:
+            async with (
+                httpx.AsyncClient(
+                    verify=ssl.create_default_context(cafile=self.endpoints["caBundle"]), timeout=60
+                ) as arm_http,
+                httpx.AsyncClient(timeout=30) as identity_http,
+            ):
+                return await action(operator_client(self.endpoints, arm_http, identity_http), arm_http)
+
+        return asyncio.run(run())
+
+    def network(self, vm_listener: str | None = None) -> GuideNetwork:
+        """A fresh resource group with the guide's VNet, subnet and `demo-redis` VM (the real Redis by default)."""
+        group = f"rg-e2e-{next(_group_numbers)}-{int(time.time() * 1000) % 100000}"
+        return self._with_arm(
+            lambda arm, http: seed_guide_network(
+                arm, http, self.endpoints, resource_group=group, vm_listener=vm_listener
+            )
+        )
+
+    def arm_get(self, path: str) -> dict[str, Any] | None:
+        return self._with_arm(lambda arm, _http: arm.get(path))
+
+    def arm_put(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self._with_arm(lambda arm, _http: arm.put(path, body))
+
+    def arm_delete(self, path: str) -> None:
+        self._with_arm(lambda arm, _http: arm.delete(path))
+
+    def calls(self) -> list[dict[str, Any]]:
+        answer = self.cloud.get(f"{self.arm_url}/localcloud/calls")
+        answer.raise_for_status()
+        return list(answer.json()["calls"])
+
+    def reset_calls(self) -> None:
+        self.cloud.delete(f"{self.arm_url}/localcloud/calls").raise_for_status()
+
+    def arm_calls_under(self, prefix: str, kinds: tuple[str, ...] = ("write", "delete", "action")) -> list[dict]:
+        return [c for c in self.calls() if c["kind"] in kinds and c["path"].lower().startswith(prefix.lower())]
+
+    def inject_fault(self, **fault: Any) -> str:
+        answer = self.cloud.post(f"{self.arm_url}/localcloud/faults", json=fault)
+        answer.raise_for_status()
+        return str(answer.json()["id"])
+
+    def faults(self) -> list[dict[str, Any]]:
+        return list(self.cloud.get(f"{self.arm_url}/localcloud/faults").json())
+
+    def clear_faults(self) -> None:
+        self.cloud.delete(f"{self.arm_url}/localcloud/faults").raise_for_status()
+
+    # -- the app ---------------------------------------------------------------------------------------
+
+    def link_body(self, network: GuideNetwork, **azure: Any) -> dict[str, Any]:
+        body = {
+            "azure": {
+                "subscriptionId": network.subscription_id,
+                "resourceGroup": network.resource_group,
+                "location": network.location,
+                "frontendSubnetId": network.subnet_id,
+                "backendNicIds": [network.nic_id],
+                "frontendPort": 6379,
+                "backendPort": 6379,
+            },
+            "emqx": {
+                "deploymentId": self.emqx["deploymentId"],
+                "deploymentApiVersion": "v5",
+                "deploymentApiUrl": self.emqx["deploymentApiUrl"],
+                "apiKeySetting": DEPLOYMENT_KEY_SETTING,
+                "apiSecretSetting": DEPLOYMENT_SECRET_SETTING,
+                "redisPasswordSetting": REDIS_PASSWORD_SETTING,
+            },
+        }
+        body["azure"].update(azure)
+        return body
+
+    def put_link(self, name: str, body: dict[str, Any], **params: str) -> httpx.Response:
+        return self.api.put(f"/links/{name}", json=body, params=params)
+
+    def provision(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        """PUT until the Azure half is in place (following 202s); the link as GET shows it."""
+        answer = self.put_link(name, body)
+        assert answer.status_code in (200, 201, 202), answer.text
+        return self.wait_for(name, lambda link: link["status"]["phase"] != "provisioning")
+
+    def get_link(self, name: str) -> dict[str, Any]:
+        answer = self.api.get(f"/links/{name}")
+        assert answer.status_code == 200, answer.text
+        return dict(answer.json())
+
+    def wait_for(
+        self, name: str, check: Callable[[dict[str, Any]], bool], timeout: float = 60, monitor: bool = True
+    ) -> dict[str, Any]:
+        """GET the link until `check` holds, running the monitor between reads (as the timer would)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            link = self.get_link(name)
+            if check(link):
+                return link
+            assert time.monotonic() < deadline, f"timed out; last state: {link['status']}"
+            if monitor:
+                self.run_monitor()
+            time.sleep(0.2)
+
+    def run_monitor(self) -> None:
+        answer = self.host.post(
+            "/admin/functions/monitor", json={"input": ""}, headers={"x-functions-key": self.master_key}
+        )
+        assert answer.status_code == 202, answer.text
+
+    def register(self, name: str) -> httpx.Response:
+        return self.api.post(f"/links/{name}/register")
+
+    def delete_until_gone(self, name: str, timeout: float = 60, **params: str) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            answer = self.api.delete(f"/links/{name}", params=params)
+            if answer.status_code == 204:
+                return
+            assert answer.status_code == 202, answer.text
+            assert time.monotonic() < deadline, "the teardown did not finish"
+            time.sleep(0.3)
+
+    def running_link(self, name: str, **azure: Any) -> tuple[GuideNetwork, dict[str, Any]]:
+        """A link through its whole set-up in api mode: provisioned, registered, approved, running, tested."""
+        network = self.network()
+        self.provision(name, self.link_body(network, **azure))
+        assert self.register(name).status_code == 200
+        link = self.wait_for(
+            name, lambda link: link["status"]["phase"] == "running" and link["status"].get("lastRedisTest")
+        )
+        return network, link
+
+    # -- EMQX's side -----------------------------------------------------------------------------------
+
+    def emqx_call(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        return self.cloud.request(method, url, **kwargs)
+
+    def deployment_auth(self) -> tuple[str, str]:
+        return self.emqx["deploymentApiKey"], self.emqx["deploymentApiSecret"]
