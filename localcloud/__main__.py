@@ -9,8 +9,11 @@ import signal
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
+from localcloud.demo import main as demo_main
 from localcloud.redis_server import INSTALL_HINT
+from localcloud.stack import Stack, StackOptions
 
 
 def _install_redis() -> int:
@@ -25,9 +28,7 @@ def _install_redis() -> int:
     return 0
 
 
-def _up(speed: float, mode: str) -> int:
-    from localcloud.stack import Stack, StackOptions
-
+def _up(speed: float, mode: str, workdir: Path | None) -> int:
     stopping = threading.Event()
 
     def request_stop(signum: int, _frame: object) -> None:
@@ -35,7 +36,10 @@ def _up(speed: float, mode: str) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    stack = Stack(StackOptions(speed=speed, registration_mode=mode))
+    options = StackOptions(speed=speed, registration_mode=mode)
+    if workdir is not None:
+        options.workdir = workdir
+    stack = Stack(options)
     try:
         stack.start()
         print(f"localcloud is up; endpoints in {stack.options.workdir / 'endpoints.json'}", flush=True)
@@ -55,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser("up", help="run the whole local stack in the foreground until interrupted")
     up.add_argument("--mode", choices=["api", "console"], default="api", help="the app's REGISTRATION_MODE")
+    up.add_argument("--workdir", type=Path, help="where endpoints.json, certificates and logs go (default .localcloud)")
     demo = commands.add_parser("demo", help="run one link's whole life on localcloud over the HTTP API")
     demo.add_argument("--mode", choices=["api", "console"], default="api", help="the registration mode to walk")
     commands.add_parser("install-redis", help="install redis-server from Debian when missing (as root)")
@@ -66,10 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     if speed <= 0:
         parser.error("LOCALCLOUD_SPEED must be a positive number")
     if args.command == "demo":
-        from localcloud.demo import main as demo_main
-
         return demo_main(args.mode, speed)
-    return _up(speed, args.mode)
+    return _up(speed, args.mode, args.workdir)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,139 @@
+"""The EMQX stand-in served over HTTPS, alone (ARM unreachable): for everything that does not need Azure."""
+
+from __future__ import annotations
+
+import json
+import ssl
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from localcloud.emqx import Deployment, DeploymentKey, PlatformKey, Project, create_app
+from localcloud.emqx.cloud import EmqxCloud
+from localcloud.serving import BackgroundServer
+from localcloud.tls import LocalCA
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "emqx"
+EMQX_SUBSCRIPTION = "5e5f0c2a-9d1b-4c7e-8a66-0d7f3b2e1a90"
+EMQX_CLIENT_ID = "7c9e6f1a-2b3d-4e5f-8a9b-0c1d2e3f4a5b"
+# Nothing listens on port 1: the stand-in's calls to Azure fail as a network failure would.
+UNREACHABLE_ARM = "https://127.0.0.1:1"
+UNREACHABLE_IDENTITY = "http://127.0.0.1:1/msi/token"
+
+
+def fixture(name: str) -> Any:
+    return json.loads((FIXTURES / name).read_text())
+
+
+@dataclass(frozen=True)
+class Account:
+    project: Project
+    other_project: Project
+    key: PlatformKey
+    projects_only_key: PlatformKey
+    other_project_key: PlatformKey
+    v5: Deployment
+    v4: Deployment
+    probe_only_key: DeploymentKey
+
+
+def build_account() -> Account:
+    project = Project(project_id="project-1", name="default", description="preview")
+    other = Project(project_id="project-2", name="other", description="")
+    full_v5 = DeploymentKey(app_id="app-v5", secret="v5-secret")
+    probe_only = DeploymentKey(
+        app_id="app-v5-probe", secret="probe-secret", permissions={"/connectors_probe": frozenset({"POST"})}
+    )
+    return Account(
+        project=project,
+        other_project=other,
+        key=PlatformKey(key="key-all", secret="secret-all"),
+        projects_only_key=PlatformKey(key="key-projects", secret="secret-projects", scopes=frozenset({"projects"})),
+        other_project_key=PlatformKey(key="key-other", secret="secret-other", projects=frozenset({"project-2"})),
+        v5=Deployment(
+            deployment_id="w41b11c0",
+            name="deployment-w41b11c0",
+            version="v5",
+            project_id=project.project_id,
+            api_keys=(full_v5, probe_only),
+        ),
+        v4=Deployment(
+            deployment_id="v4d0a1b2",
+            name="deployment-v4d0a1b2",
+            version="v4",
+            project_id=project.project_id,
+            api_keys=(DeploymentKey(app_id="app-v4", secret="v4-secret"),),
+        ),
+        probe_only_key=probe_only,
+    )
+
+
+@dataclass
+class StandIn:
+    base_url: str
+    account: Account
+    cloud: EmqxCloud
+    ca_bundle: Path
+
+    def client(self, auth: tuple[str, str] | None = None) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.base_url,
+            auth=auth,
+            verify=ssl.create_default_context(cafile=str(self.ca_bundle)),
+            timeout=10,
+        )
+
+    def platform(self, key: PlatformKey | None = None) -> httpx.Client:
+        key = key or self.account.key
+        return httpx.Client(
+            base_url=self.base_url + "/public_api/v1",
+            auth=(key.key, key.secret),
+            verify=ssl.create_default_context(cafile=str(self.ca_bundle)),
+            timeout=10,
+        )
+
+    def v5(self, key: DeploymentKey | None = None) -> httpx.Client:
+        key = key or self.account.v5.api_keys[0]
+        return httpx.Client(
+            base_url=f"{self.base_url}/deployments-api/{self.account.v5.deployment_id}/api/v5",
+            auth=(key.app_id, key.secret),
+            verify=ssl.create_default_context(cafile=str(self.ca_bundle)),
+            timeout=10,
+        )
+
+    def v4(self) -> httpx.Client:
+        key = self.account.v4.api_keys[0]
+        return httpx.Client(
+            base_url=f"{self.base_url}/deployments-api/{self.account.v4.deployment_id}/api",
+            auth=(key.app_id, key.secret),
+            verify=ssl.create_default_context(cafile=str(self.ca_bundle)),
+            timeout=10,
+        )
+
+
+@pytest.fixture(scope="module")
+def local_ca(tmp_path_factory: pytest.TempPathFactory) -> LocalCA:
+    return LocalCA.create(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture
+def emqx(local_ca: LocalCA) -> Iterator[StandIn]:
+    account = build_account()
+    app = create_app(
+        arm_endpoint=UNREACHABLE_ARM,
+        identity_endpoint=UNREACHABLE_IDENTITY,
+        identity_header="unused",
+        emqx_subscription_id=EMQX_SUBSCRIPTION,
+        emqx_client_id=EMQX_CLIENT_ID,
+        ca_bundle=local_ca.ca_bundle,
+        platform_keys=[account.key, account.projects_only_key, account.other_project_key],
+        deployments=[account.v5, account.v4],
+        projects=[account.project, account.other_project],
+        speed=1000,
+    )
+    with BackgroundServer(app, local_ca.server) as server:
+        yield StandIn(base_url=server.base_url, account=account, cloud=app.state.emqx, ca_bundle=local_ca.ca_bundle)
