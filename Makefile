@@ -5,7 +5,10 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 MODE ?= api
 
-.PHONY: setup demo test lint run bench clean
+RUNTIME_VENV := .venv-runtime
+RUNTIME_STAMP := $(RUNTIME_VENV)/.installed
+
+.PHONY: setup demo test lint runtime-check run bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt package.json package-lock.json
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +26,16 @@ lint: setup
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-test: lint
+# The deployed package gets requirements.txt only: the app must import with nothing else.
+$(RUNTIME_STAMP): requirements.txt
+	$(PYTHON) -m venv $(RUNTIME_VENV)
+	$(RUNTIME_VENV)/bin/python -m pip install --quiet -r requirements.txt
+	touch $(RUNTIME_STAMP)
+
+runtime-check: $(RUNTIME_STAMP)
+	$(RUNTIME_VENV)/bin/python -c "import function_app; assert function_app.app.get_functions()"
+
+test: lint runtime-check
 	$(VENV)/bin/pytest
 
 run: setup
@@ -36,4 +48,4 @@ bench: setup
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) node_modules .localcloud .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(RUNTIME_VENV) node_modules .localcloud .pytest_cache .mypy_cache .ruff_cache
