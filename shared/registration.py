@@ -72,7 +72,7 @@ async def register(run: Run) -> dict[str, Any]:
             "The link",
         )
     await verify_deployment(run)
-    if status.phase in (Phase.PROVISIONING, Phase.PROVISIONED):
+    if status.phase in (Phase.PROVISIONING, Phase.PROVISIONED, Phase.FAILED):
         status.phase = Phase.REGISTERING
     await ensure_private_link_service(run, allow_replace=False)
     alias = status.pls_alias
