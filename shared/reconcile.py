@@ -68,7 +68,7 @@ async def reconcile(
     else:
         await decide_connections(run, pls)
     await observe_emqx(run, list_private_links)
-    if redis_test_due(run):
+    if redis_test_due(run) and not run.dry_run:
         await run_redis_test(run)
 
 

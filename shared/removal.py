@@ -26,9 +26,10 @@ class WaitingForEmqxError(OperationStillRunningError):
 
 async def precheck(run: Run) -> None:
     status, spec = run.link.status, run.link.spec.emqx
-    if status.emqx.status not in (None, "running", "missing"):
+    # EMQX removes a PrivateLink only once it settled: running, or failed (e.g. its PLS vanished).
+    if status.emqx.status not in (None, "running", "failed", "missing"):
         raise ConflictError(
-            f"EMQX reports the PrivateLink {status.emqx.status}; EMQX removes a PrivateLink only while it is running. "
+            f"EMQX reports the PrivateLink {status.emqx.status}; EMQX removes a PrivateLink only once it is running. "
             "Repeat with ?force=true to remove it anyway.",
             code="PrivateLinkNotRunning",
         )

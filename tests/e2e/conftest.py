@@ -15,7 +15,12 @@ def _world(tmp_path_factory: pytest.TempPathFactory, mode: str) -> Iterator[Worl
         workdir=tmp_path_factory.mktemp(f"localcloud-{mode}"),
         speed=SPEED,
         registration_mode=mode,
-        extra_settings={"MONITOR_SCHEDULE": NEVER, "PROVISION_BUDGET_SECONDS": "60"},
+        extra_settings={
+            "MONITOR_SCHEDULE": NEVER,
+            "PROVISION_BUDGET_SECONDS": "60",
+            # A password Redis refuses: a link names this setting to fail its Redis test.
+            "WRONG_REDIS_PASSWORD": "not-the-redis-password",
+        },
     )
     with Stack(options) as stack:
         world = World(stack)
