@@ -36,6 +36,7 @@ runtime-check: $(RUNTIME_STAMP)
 	$(RUNTIME_VENV)/bin/python -c "import function_app; assert function_app.app.get_functions()"
 
 test: lint runtime-check
+	bash infra/scripts/checkov.sh
 	$(VENV)/bin/pytest
 
 run: setup

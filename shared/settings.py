@@ -18,6 +18,8 @@ from types import MappingProxyType
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+from shared.telemetry import remember_secret
+
 
 class SettingsError(ValueError):
     """A setting is missing or malformed; `name` is the app setting at fault."""
@@ -238,6 +240,8 @@ class Settings:
         value = self._source.get(name)
         if value is None or value == "":
             raise SettingsError(name, "named by a link but not set")
+        # Known only once a link names it: from now on no log record may show it.
+        remember_secret(value)
         return Secret(value)
 
     def has_setting(self, name: str) -> bool:

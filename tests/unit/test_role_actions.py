@@ -1,0 +1,164 @@
+"""The custom network role holds exactly the actions shared/azure_network.py needs.
+
+The SDK calls are read from the module's syntax tree, each is mapped to the ARM actions ARM authorizes for it
+(its own action, the polling of a long-running operation, and the linked-access `join` checks on the resources
+its request body references), and the union must equal the role definition in infra/main.bicep.
+"""
+
+import ast
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pycep import BicepParser
+
+ROOT = Path(__file__).resolve().parents[2]
+MODULE = ROOT / "shared" / "azure_network.py"
+MAIN_BICEP = ROOT / "infra" / "main.bicep"
+
+NET = "Microsoft.Network"
+SUBNET_JOIN = f"{NET}/virtualNetworks/subnets/join/action"
+NSG_JOIN = f"{NET}/networkSecurityGroups/join/action"
+
+# (operation group, method) -> the actions ARM checks for that call.
+ACTIONS_BY_SDK_CALL: dict[tuple[str, str], frozenset[str]] = {
+    ("subnets", "get"): frozenset({f"{NET}/virtualNetworks/subnets/read"}),
+    # A subnet PUT replaces the subnet, so it sends the subnet's network security group back.
+    ("subnets", "begin_create_or_update"): frozenset({f"{NET}/virtualNetworks/subnets/write", NSG_JOIN}),
+    ("network_interfaces", "get"): frozenset({f"{NET}/networkInterfaces/read"}),
+    # The whole NIC goes back: its subnet and security group, plus the link's pool and NAT rule references.
+    ("network_interfaces", "begin_create_or_update"): frozenset(
+        {
+            f"{NET}/networkInterfaces/write",
+            SUBNET_JOIN,
+            NSG_JOIN,
+            f"{NET}/loadBalancers/backendAddressPools/join/action",
+            f"{NET}/loadBalancers/inboundNatRules/join/action",
+        }
+    ),
+    ("load_balancers", "get"): frozenset({f"{NET}/loadBalancers/read"}),
+    # The frontend IP configuration sits in a subnet; rules, pools and probes are the load balancer's own children.
+    ("load_balancers", "begin_create_or_update"): frozenset({f"{NET}/loadBalancers/write", SUBNET_JOIN}),
+    ("load_balancers", "begin_delete"): frozenset({f"{NET}/loadBalancers/delete"}),
+    ("private_link_services", "get"): frozenset({f"{NET}/privateLinkServices/read"}),
+    # The NAT IP configuration sits in a subnet; the service fronts the load balancer's frontend IP configuration.
+    ("private_link_services", "begin_create_or_update"): frozenset(
+        {
+            f"{NET}/privateLinkServices/write",
+            SUBNET_JOIN,
+            f"{NET}/loadBalancers/frontendIPConfigurations/join/action",
+        }
+    ),
+    ("private_link_services", "begin_delete"): frozenset({f"{NET}/privateLinkServices/delete"}),
+    ("private_link_services", "list_private_endpoint_connections"): frozenset(
+        {f"{NET}/privateLinkServices/privateEndpointConnections/read"}
+    ),
+    ("private_link_services", "get_private_endpoint_connection"): frozenset(
+        {f"{NET}/privateLinkServices/privateEndpointConnections/read"}
+    ),
+    ("private_link_services", "update_private_endpoint_connection"): frozenset(
+        {f"{NET}/privateLinkServices/privateEndpointConnections/write"}
+    ),
+    ("private_link_services", "begin_delete_private_endpoint_connection"): frozenset(
+        {f"{NET}/privateLinkServices/privateEndpointConnections/delete"}
+    ),
+}
+# An SDK poller follows the Azure-AsyncOperation and Location URLs of a long-running operation.
+POLLING = frozenset({f"{NET}/locations/operations/read", f"{NET}/locations/operationResults/read"})
+
+
+def _operation_group(node: ast.expr) -> str | None:
+    """`self._client(...).<group>` -> group."""
+    if (
+        isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Call)
+        and isinstance(node.value.func, ast.Attribute)
+        and node.value.func.attr == "_client"
+    ):
+        return node.attr
+    return None
+
+
+def sdk_calls(source: str) -> set[tuple[str, str]]:
+    """Every `(operation group, method)` the module calls on a client's operation group."""
+    calls: set[tuple[str, str]] = set()
+    for function in ast.walk(ast.parse(source)):
+        if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        groups = {
+            target.id: group
+            for node in ast.walk(function)
+            if isinstance(node, ast.Assign) and (group := _operation_group(node.value)) is not None
+            for target in node.targets
+            if isinstance(target, ast.Name)
+        }
+        for node in ast.walk(function):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                continue
+            owner = node.func.value
+            group = groups.get(owner.id) if isinstance(owner, ast.Name) else _operation_group(owner)
+            if group is not None:
+                calls.add((group, node.func.attr))
+    return calls
+
+
+def needed_actions(calls: set[tuple[str, str]]) -> set[str]:
+    actions: set[str] = set()
+    for group, method in calls:
+        actions |= ACTIONS_BY_SDK_CALL[group, method]
+        if method.startswith("begin_"):
+            actions |= POLLING
+    return actions
+
+
+@cache
+def main_template() -> dict[str, Any]:
+    return BicepParser().parse(file_path=MAIN_BICEP)
+
+
+def role_actions() -> list[str]:
+    template = main_template()
+    permissions = template["resources"]["networkRole"]["config"]["config"]["properties"]["permissions"]
+    assert len(permissions) == 1
+    return list(permissions[0]["actions"])
+
+
+def test_the_module_calls_are_read_from_its_syntax_tree() -> None:
+    source = """
+class A:
+    async def f(self, x):
+        ops = self._client(x.subscription_id).load_balancers
+        await ops.get(x.resource_group, x.name)
+        return await self._client(x.subscription_id).subnets.begin_delete(1, 2, 3)
+"""
+    assert sdk_calls(source) == {("load_balancers", "get"), ("subnets", "begin_delete")}
+
+
+def test_every_sdk_call_of_the_module_has_its_actions_and_no_mapping_is_stale() -> None:
+    calls = sdk_calls(MODULE.read_text(encoding="utf-8"))
+    assert calls - ACTIONS_BY_SDK_CALL.keys() == set(), "map the new SDK calls to their ARM actions"
+    assert ACTIONS_BY_SDK_CALL.keys() - calls == set(), "the module no longer makes these calls"
+
+
+def test_the_role_holds_exactly_the_actions_the_code_needs() -> None:
+    actions = role_actions()
+    assert len(actions) == len(set(actions)), "an action is listed twice"
+    assert set(actions) == needed_actions(sdk_calls(MODULE.read_text(encoding="utf-8")))
+
+
+@pytest.mark.parametrize("action", role_actions())
+def test_no_action_is_a_wildcard_or_outside_microsoft_network(action: str) -> None:
+    assert action.startswith(f"{NET}/")
+    assert "*" not in action
+
+
+def test_the_role_is_assignable_and_assigned_only_on_the_target_resource_groups() -> None:
+    template = main_template()
+    role = template["resources"]["networkRole"]["config"]
+    assert role["condition"] is not None, "no role without target resource groups"
+    scopes = role["config"]["properties"]["assignableScopes"]
+    assert scopes["loop_type"]["detail"]["array_name"] == "targetGroups"
+    assignments = template["modules"]["networkRoleAssignments"]
+    assert assignments["config"]["loop_type"]["detail"]["array_name"] == "targetGroups"
+    assert assignments["config"]["config"]["scope"]["function"]["type"] == "resource_group"
