@@ -1,0 +1,30 @@
+"""Azure Resource Manager (Microsoft.Network subset) for localcloud, served over HTTPS to the real SDK.
+
+Construction (keyword-only, plain values)::
+
+    create_app(
+        identities={"<client id>": ["/subscriptions/<sub>", "/subscriptions/<sub>/resourceGroups/<rg>"], ...},
+        token_key="<HMAC key shared with localcloud.identity.create_app>",
+        tenant_id="<tenant GUID>",
+        state=None,            # an ArmState to share or pre-seed (resource groups...); a fresh one by default
+        speed=1.0,             # LRO durations and Event Grid retry waits are the realistic ones divided by this;
+                               # above 1, answers carry retry-after-ms instead of Retry-After
+        clock=time.time,       # epoch-seconds callable; LRO progress and token expiry read it (see clock.ManualClock)
+        eventgrid={"caBundle": None, "pendingConnectionEvents": False, "duplicates": 0, "shuffle": False},
+    ) -> Starlette
+
+Serve it with TLS (`localcloud.tls`, `localcloud.serving`). Clients authenticate with bearer tokens from the
+managed identity endpoint (`localcloud.identity`); each identity may touch only its scopes. The app exposes
+`app.state.arm` (ArmState), `app.state.topic` (the Event Grid SystemTopic), `app.state.faults`, `app.state.calls`.
+
+Paths: the real Microsoft.Network ones (any api-version; case-insensitive) for resource groups, virtualNetworks
+(+subnets), networkInterfaces, loadBalancers (+backendAddressPools, inboundNatRules, probes, loadBalancingRules,
+frontendIPConfigurations, networkInterfaces), privateLinkServices (+privateEndpointConnections), privateEndpoints,
+operation status; plus the control API under /localcloud (README.md of this package).
+"""
+
+from localcloud.arm.app import create_app
+from localcloud.arm.clock import ManualClock
+from localcloud.arm.state import ArmState, ResourceGroup
+
+__all__ = ["ArmState", "ManualClock", "ResourceGroup", "create_app"]
