@@ -19,14 +19,8 @@ from typing import Any
 
 import httpx
 
-from localcloud.seed import GuideNetwork, operator_client, seed_guide_network
-from localcloud.stack import (
-    DEPLOYMENT_KEY_SETTING,
-    DEPLOYMENT_SECRET_SETTING,
-    REDIS_PASSWORD_SETTING,
-    Stack,
-    StackOptions,
-)
+from localcloud.seed import GuideNetwork, link_body, operator_client, seed_guide_network
+from localcloud.stack import Stack, StackOptions
 
 LINK = "demo"
 STEP_TIMEOUT = 240.0
@@ -64,31 +58,6 @@ class Report:
             "steps": self.steps,
             "total_seconds": round(time.monotonic() - self.started, 2),
         }
-
-
-def link_body(network: GuideNetwork, endpoints: dict[str, Any]) -> dict[str, Any]:
-    emqx = endpoints["emqx"]
-    return {
-        "azure": {
-            "subscriptionId": network.subscription_id,
-            "resourceGroup": network.resource_group,
-            "location": network.location,
-            "frontendSubnetId": network.subnet_id,
-            "backendNicIds": [network.nic_id],
-            "frontendPort": 6379,
-            "backendPort": 6379,
-            "frontendIp": "10.1.0.9",
-            "names": {"loadBalancer": "test01", "frontend": "demo-redis", "privateLinkService": "demo"},
-        },
-        "emqx": {
-            "deploymentId": emqx["deploymentId"],
-            "deploymentApiVersion": "v5",
-            "deploymentApiUrl": emqx["deploymentApiUrl"],
-            "apiKeySetting": DEPLOYMENT_KEY_SETTING,
-            "apiSecretSetting": DEPLOYMENT_SECRET_SETTING,
-            "redisPasswordSetting": REDIS_PASSWORD_SETTING,
-        },
-    }
 
 
 class Demo:
@@ -132,7 +101,12 @@ class Demo:
     async def seed(self) -> str:
         arm = operator_client(self.endpoints, self.cloud, self.identity)
         self.network = await seed_guide_network(arm, self.cloud, self.endpoints)
-        self.body = link_body(self.network, self.endpoints)
+        self.body = link_body(
+            self.network,
+            self.endpoints,
+            frontendIp="10.1.0.9",
+            names={"loadBalancer": "test01", "frontend": "demo-redis", "privateLinkService": "demo"},
+        )
         return f"VNet 10.1.0.0/16, subnet default, VM demo-redis on the real Redis ({self.network.nic_id})"
 
     async def put_link(self) -> str:

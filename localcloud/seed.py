@@ -1,4 +1,5 @@
-"""Seed the guide's network into localcloud's ARM, with ordinary ARM PUTs as an operator would make them.
+"""Seed the guide's network into localcloud's ARM, with ordinary ARM PUTs as an operator would make them, and
+the body of a link over it.
 
 Resource group `rg-demo`, VNet `vnet-demo` 10.1.0.0/16 with subnet `default` 10.1.0.0/24, and the `demo-redis`
 VM: a NIC in that subnet whose address localcloud maps to the real redis-server.
@@ -12,6 +13,7 @@ from typing import Any
 import httpx
 
 from localcloud.emqx.arm_client import ArmClient, ArmSettings
+from localcloud.stack import DEPLOYMENT_KEY_SETTING, DEPLOYMENT_SECRET_SETTING, REDIS_PASSWORD_SETTING
 
 LOCATION = "eastus"
 
@@ -90,3 +92,29 @@ async def seed_guide_network(
     )
     answer.raise_for_status()
     return GuideNetwork(subscription_id, resource_group, LOCATION, vnet_id, subnet_id, nic_id)
+
+
+def link_body(network: GuideNetwork, endpoints: dict[str, Any], **azure: Any) -> dict[str, Any]:
+    """A link's PUT body over `network` and localcloud's v5 deployment; `azure` overrides or adds Azure fields."""
+    emqx = endpoints["emqx"]
+    body: dict[str, Any] = {
+        "azure": {
+            "subscriptionId": network.subscription_id,
+            "resourceGroup": network.resource_group,
+            "location": network.location,
+            "frontendSubnetId": network.subnet_id,
+            "backendNicIds": [network.nic_id],
+            "frontendPort": 6379,
+            "backendPort": 6379,
+        },
+        "emqx": {
+            "deploymentId": emqx["deploymentId"],
+            "deploymentApiVersion": "v5",
+            "deploymentApiUrl": emqx["deploymentApiUrl"],
+            "apiKeySetting": DEPLOYMENT_KEY_SETTING,
+            "apiSecretSetting": DEPLOYMENT_SECRET_SETTING,
+            "redisPasswordSetting": REDIS_PASSWORD_SETTING,
+        },
+    }
+    body["azure"].update(azure)
+    return body

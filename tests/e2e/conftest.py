@@ -1,4 +1,7 @@
-"""One localcloud stack per registration mode for the whole session, at fifty times real speed."""
+"""One localcloud stack per registration mode for each test module, at fifty times real speed.
+
+Per module, so a module's links, budgets and call counters never weigh on another's.
+"""
 
 from collections.abc import Iterator
 
@@ -30,11 +33,11 @@ def _world(tmp_path_factory: pytest.TempPathFactory, mode: str) -> Iterator[Worl
             world.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     yield from _world(tmp_path_factory, "api")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def console_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     yield from _world(tmp_path_factory, "console")

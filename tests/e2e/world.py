@@ -13,20 +13,19 @@ import itertools
 import ssl
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from typing import Any
 
 import httpx
+from azure.core.exceptions import ResourceExistsError
+from azure.data.tables import TableClient, UpdateMode
 
 from localcloud.emqx.arm_client import ArmClient
-from localcloud.seed import GuideNetwork, operator_client, seed_guide_network
-from localcloud.stack import (
-    DEPLOYMENT_KEY_SETTING,
-    DEPLOYMENT_SECRET_SETTING,
-    REDIS_PASSWORD_SETTING,
-    Stack,
-)
+from localcloud.seed import GuideNetwork, link_body, operator_client, seed_guide_network
+from localcloud.stack import Stack
 
-NEVER = "0 0 0 1 1 *"  # once a year: the tests run the monitor themselves
+NEVER = "0 0 0 1 1 *"
+TABLE_PREFIX = "emqxpl"  # the app's default STATE_TABLE_PREFIX  # once a year: the tests run the monitor themselves
 _group_numbers = itertools.count(1)
 
 
@@ -46,6 +45,7 @@ class World:
         self.cloud = httpx.Client(verify=ssl.create_default_context(cafile=self.endpoints["caBundle"]), timeout=60)
         self.arm_url = self.endpoints["arm"]["endpoint"]
         self.emqx = self.endpoints["emqx"]
+        self.emqx_base = self.emqx["platformApiUrl"].split("/public_api/")[0]
         self.subscription_id = self.endpoints["arm"]["subscriptionId"]
         self.emqx_subscription_id = self.endpoints["arm"]["emqxSubscriptionId"]
 
@@ -110,27 +110,7 @@ class World:
     # -- the app ---------------------------------------------------------------------------------------
 
     def link_body(self, network: GuideNetwork, **azure: Any) -> dict[str, Any]:
-        body = {
-            "azure": {
-                "subscriptionId": network.subscription_id,
-                "resourceGroup": network.resource_group,
-                "location": network.location,
-                "frontendSubnetId": network.subnet_id,
-                "backendNicIds": [network.nic_id],
-                "frontendPort": 6379,
-                "backendPort": 6379,
-            },
-            "emqx": {
-                "deploymentId": self.emqx["deploymentId"],
-                "deploymentApiVersion": "v5",
-                "deploymentApiUrl": self.emqx["deploymentApiUrl"],
-                "apiKeySetting": DEPLOYMENT_KEY_SETTING,
-                "apiSecretSetting": DEPLOYMENT_SECRET_SETTING,
-                "redisPasswordSetting": REDIS_PASSWORD_SETTING,
-            },
-        }
-        body["azure"].update(azure)
-        return body
+        return link_body(network, self.endpoints, **azure)
 
     def put_link(self, name: str, body: dict[str, Any], **params: str) -> httpx.Response:
         return self.api.put(f"/links/{name}", json=body, params=params)
@@ -167,7 +147,26 @@ class World:
         assert answer.status_code == 202, answer.text
 
     def register(self, name: str) -> httpx.Response:
+        self.hour_passes()
         return self.api.post(f"/links/{name}/register")
+
+    def hour_passes(self) -> None:
+        """EMQX's budgets (6 PrivateLinks, 60 Platform API calls an hour per key) as if an hour had gone by.
+
+        A test module registers more links than an hour allows: the EMQX stand-in's clock moves on an hour and the
+        app's shared budget record is emptied, as an hour of real time would do to both.
+        """
+        self.cloud.post(f"{self.emqx_base}/localcloud/clock", json={"advanceSeconds": 3600}).raise_for_status()
+        key = f"emqx-platform:{self.emqx['platformApiKey']}"
+        with self._table("Budget") as table:
+            with suppress(ResourceExistsError):
+                table.create_table()
+            table.upsert_entity({"PartitionKey": key, "RowKey": "spends", "Spends": "[]"}, mode=UpdateMode.REPLACE)
+
+    def _table(self, suffix: str) -> TableClient:
+        return TableClient.from_connection_string(
+            self.endpoints["storage"]["connectionString"], table_name=f"{TABLE_PREFIX}{suffix}"
+        )
 
     def delete_until_gone(self, name: str, timeout: float = 60, **params: str) -> None:
         deadline = time.monotonic() + timeout
