@@ -38,10 +38,12 @@ from shared.settings import Secret, Settings
 
 Json = dict[str, Any]
 SpendBudget = Callable[[str], Awaitable[bool]]
+HoldBudget = Callable[[str, int], Awaitable[None]]
 
 _MESSAGE_LIMIT = 300
 TIMEOUT = httpx.Timeout(20.0, connect=5.0)
 PROBE_TIMEOUT = httpx.Timeout(45.0, connect=5.0)
+THROTTLED_DEFAULT_SECONDS = 60
 
 
 class EmqxUnavailableError(TemporaryError):
@@ -124,9 +126,16 @@ class DeploymentApi:
 class Emqx:
     """One httpx.AsyncClient for every EMQX call of this process. Close with `close()`."""
 
-    def __init__(self, settings: Settings, spend: SpendBudget, transport: httpx.AsyncBaseTransport | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        spend: SpendBudget,
+        hold: HoldBudget,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ):
         self._settings = settings
         self._spend = spend
+        self._hold = hold
         verify: Any = ssl.create_default_context(cafile=str(settings.tls_ca_bundle)) if settings.tls_ca_bundle else True
         self._http = httpx.AsyncClient(
             timeout=TIMEOUT,
@@ -173,6 +182,9 @@ class Emqx:
             response = await self._http.request(method, f"{base}{path}", auth=auth, json=body)
         except httpx.TransportError:
             raise _transport_error(action) from None
+        if response.status_code == 429:
+            # Every instance stops spending until EMQX's Retry-After has passed, not only this call.
+            await self._hold(budget_key, _retry_after(response) or THROTTLED_DEFAULT_SECONDS)
         if response.status_code >= 400:
             raise map_emqx_error(response, action, [secret])
         return response

@@ -2,55 +2,106 @@
 
 Azure access uses `DefaultAzureCredential`: the managed identity in Azure (`AZURE_CLIENT_ID` names a
 user-assigned one), the App Service identity endpoint locally; no Azure keys anywhere.
+
+`services_for_this_process()` is everything the life cycle needs; `store_for_this_process()` is Table Storage
+alone, for the read-only routes, and shares its store (and credential) with the full services. The ARM SDK,
+the EMQX client and azure-identity are imported only when something needs them, so a cold start that first
+answers a GET loads none of them (with a storage connection string, as locally).
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from azure.identity.aio import DefaultAzureCredential
-
-from shared.azure_network import AzureNetwork
-from shared.emqx import Emqx
 from shared.run import Clock, Services, SystemClock
 from shared.settings import Settings
 from shared.store import Store
 
+if TYPE_CHECKING:
+    from azure.core.credentials_async import AsyncTokenCredential
+
 # The EMQX Platform API allows 60 calls per 60 minutes per key (reference emqx-api.md §2).
 PLATFORM_API_CALLS_PER_HOUR = 60
 
-_by_loop: dict[asyncio.AbstractEventLoop, Services] = {}
 
+def _credential(settings: Settings) -> AsyncTokenCredential:
+    from azure.identity.aio import DefaultAzureCredential  # noqa: PLC0415 - loaded on first need (module docstring)
 
-def build_services(settings: Settings, clock: Clock | None = None) -> Services:
-    clock = clock or SystemClock()
-    credential = DefaultAzureCredential(
+    return DefaultAzureCredential(
         managed_identity_client_id=settings.managed_identity_client_id,
         exclude_interactive_browser_credential=True,
     )
-    store = Store.from_settings(settings, credential)
-    chosen_clock = clock
+
+
+def build_services(
+    settings: Settings,
+    clock: Clock | None = None,
+    *,
+    credential: AsyncTokenCredential | None = None,
+    store: Store | None = None,
+) -> Services:
+    from shared.azure_network import AzureNetwork  # noqa: PLC0415 - loaded on first need (module docstring)
+    from shared.emqx import Emqx  # noqa: PLC0415
+
+    clock = clock or SystemClock()
+    credential = credential or _credential(settings)
+    store = store or Store.from_settings(settings, credential)
+    chosen_clock, chosen_store = clock, store
 
     async def spend(key: str) -> bool:
         now: datetime = chosen_clock.now()
-        return await store.try_spend(key, PLATFORM_API_CALLS_PER_HOUR, 3600, now)
+        return await chosen_store.try_spend(key, PLATFORM_API_CALLS_PER_HOUR, 3600, now)
+
+    async def hold(key: str, seconds: int) -> None:
+        await chosen_store.hold_budget(key, chosen_clock.now() + timedelta(seconds=seconds))
 
     return Services(
         settings=settings,
         network=AzureNetwork(settings, credential),
-        emqx=Emqx(settings, spend),
+        emqx=Emqx(settings, spend, hold),
         store=store,
         clock=clock,
         credential=credential,
     )
 
 
-def services_for_this_process() -> Services:
-    """The process's services for the running event loop (clients are bound to the loop that made them)."""
+@dataclass
+class _ProcessServices:
+    """One event loop's clients: the store from the first request on, the rest once a route needs them."""
+
+    settings: Settings
+    store: Store
+    credential: AsyncTokenCredential | None
+    services: Services | None = None
+
+
+_by_loop: dict[asyncio.AbstractEventLoop, _ProcessServices] = {}
+
+
+def _for_this_loop() -> _ProcessServices:
+    """Clients are bound to the event loop that made them, hence one set per loop."""
     loop = asyncio.get_running_loop()
-    services = _by_loop.get(loop)
-    if services is None:
-        services = build_services(Settings.from_mapping())
-        _by_loop[loop] = services
-    return services
+    current = _by_loop.get(loop)
+    if current is None:
+        settings = Settings.from_mapping()
+        # With a connection string (local), Table Storage needs no credential.
+        credential = None if settings.state_storage_connection_string is not None else _credential(settings)
+        current = _ProcessServices(settings, Store.from_settings(settings, credential), credential)
+        _by_loop[loop] = current
+    return current
+
+
+def store_for_this_process() -> Store:
+    return _for_this_loop().store
+
+
+def services_for_this_process() -> Services:
+    current = _for_this_loop()
+    if current.services is None:
+        if current.credential is None:
+            current.credential = _credential(current.settings)
+        current.services = build_services(current.settings, credential=current.credential, store=current.store)
+    return current.services

@@ -14,7 +14,8 @@ Tables (named `<STATE_TABLE_PREFIX><suffix>`, created on first use, once per pro
             the record's fields as properties (at, link, actor, action, subject, decision, reason)
     Events  PartitionKey first two hex digits of SHA-256(event id), RowKey the whole digest; EventId, SeenAt
     Leases  PartitionKey link name, RowKey "lease"; Holder, Until: one reconcile run at a time per link
-    Budget  PartitionKey budget key, RowKey "spends"; Spends, the JSON list of the spends' times in the window
+    Budget  PartitionKey budget key, RowKey "spends"; Spends, the JSON list of the spends' times in the window;
+            HeldUntil, no spending before then (epoch seconds; the upstream's Retry-After)
 
 Every write that can race uses the entity's ETag: `create_link` raises `ConflictError` if the link exists,
 `update_link` raises `PreconditionFailedError` if someone wrote since the ETag given; a first insert decides
@@ -199,6 +200,7 @@ def _audit_row_key(at: datetime) -> str:
 class Store:
     def __init__(self, service: TableServiceClient, table_prefix: str) -> None:
         self._service = service
+        self._lease_etags: dict[tuple[str, str], str] = {}
         self._tables = {
             suffix: service.get_table_client(f"{table_prefix}{suffix}")
             for suffix in (LINKS, AUDIT, EVENTS, BUDGET, LEASES)
@@ -374,45 +376,48 @@ class Store:
     # Leases
 
     async def try_lease(self, name: str, holder: str, seconds: float, now: datetime) -> bool:
-        """Hold link `name` for `seconds` unless another holder's lease is still running; safe across processes."""
+        """Hold link `name` for `seconds` unless another holder's lease is still running; safe across processes.
+
+        A free link costs one write here and one delete in `release_lease`: the lease is inserted first, and its
+        ETag kept so the release needs no read.
+        """
         table = await self._table(LEASES)
         until = now.timestamp() + seconds
         entity = {"PartitionKey": _check_key(name), "RowKey": _LEASE_ROW, "Holder": holder, "Until": until}
         with _storage_errors(f"lease link {name}"):
             try:
+                metadata = await table.create_entity(entity)
+            except ResourceExistsError:
                 current = await table.get_entity(name, _LEASE_ROW)
-            except ResourceNotFoundError:
-                try:
-                    await table.create_entity(entity)
-                except ResourceExistsError:
+                if current["Holder"] != holder and current["Until"] > now.timestamp():
                     return False
-                return True
-            if current["Holder"] != holder and current["Until"] > now.timestamp():
-                return False
-            try:
-                await table.update_entity(
-                    entity,
-                    mode=UpdateMode.REPLACE,
-                    etag=current.metadata["etag"],
-                    match_condition=MatchConditions.IfNotModified,
-                )
-            except ResourceModifiedError:
-                return False
+                try:
+                    metadata = await table.update_entity(
+                        entity,
+                        mode=UpdateMode.REPLACE,
+                        etag=current.metadata["etag"],
+                        match_condition=MatchConditions.IfNotModified,
+                    )
+                except (ResourceModifiedError, ResourceNotFoundError):
+                    return False
+        self._lease_etags[(name, holder)] = metadata["etag"]
         return True
 
     async def release_lease(self, name: str, holder: str) -> None:
+        """Give up a lease this holder has; another holder's lease is never touched."""
+        etag = self._lease_etags.pop((name, holder), None)
+        if etag is None:
+            return
         table = await self._table(LEASES)
-        with _storage_errors(f"release link {name}"):
-            try:
-                current = await table.get_entity(name, _LEASE_ROW)
-            except ResourceNotFoundError:
-                return
-            if current["Holder"] != holder:
-                return
-            with suppress(ResourceModifiedError, ResourceNotFoundError):
-                await table.delete_entity(
-                    name, _LEASE_ROW, etag=current.metadata["etag"], match_condition=MatchConditions.IfNotModified
-                )
+        with _storage_errors(f"release link {name}"), suppress(ResourceModifiedError, ResourceNotFoundError):
+            await table.delete_entity(name, _LEASE_ROW, etag=etag, match_condition=MatchConditions.IfNotModified)
+
+    async def hold_budget(self, key: str, until: datetime) -> None:
+        """Spend nothing from budget `key` before `until` (the upstream said Retry-After)."""
+        table = await self._table(BUDGET)
+        entity = {"PartitionKey": _check_key(key), "RowKey": _BUDGET_ROW, "HeldUntil": until.timestamp()}
+        with _storage_errors(f"hold budget {key}"):
+            await table.upsert_entity(entity, mode=UpdateMode.MERGE)
 
     async def try_spend(self, key: str, limit: int, window_seconds: int, now: datetime) -> bool:
         """Spend one unit of budget `key`: at most `limit` in any `window_seconds` (a sliding window); False when spent.
@@ -440,7 +445,9 @@ class Store:
                     except ResourceExistsError:
                         continue
                     return True
-                recent = [t for t in json.loads(entity["Spends"]) if t > moment - window_seconds]
+                if entity.get("HeldUntil", 0) > moment:
+                    return False
+                recent = [t for t in json.loads(entity.get("Spends", "[]")) if t > moment - window_seconds]
                 if len(recent) >= limit:
                     return False
                 entity["Spends"] = json.dumps([*recent, moment])

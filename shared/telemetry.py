@@ -152,6 +152,8 @@ def configure_telemetry(
             credential=_monitor_credential(settings_mapping),
             logger_name=APP_LOGGER,
         )
+    # azure-core's HTTP logging policy logs every request at INFO: noise, and headers that need not be shipped.
+    logging.getLogger("azure").setLevel(logging.WARNING)
     _install(_filter)
     return _filter
 

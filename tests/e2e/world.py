@@ -68,11 +68,14 @@ class World:
         return asyncio.run(run())
 
     def network(self, vm_listener: str | None = None) -> GuideNetwork:
-        """A fresh resource group with the guide's VNet, subnet and `demo-redis` VM (the real Redis by default)."""
-        group = f"rg-e2e-{next(_group_numbers)}-{int(time.time() * 1000) % 100000}"
+        """A fresh resource group: the guide's VNet, subnet and a `demo-redis-<n>` VM (the real Redis by default)."""
+        number = next(_group_numbers)
+        group = f"rg-e2e-{number}-{int(time.time() * 1000) % 100000}"
+        # localcloud maps VMs by name across the whole stack: one name per network keeps earlier paths intact.
+        vm = f"demo-redis-{number}"
         return self._with_arm(
             lambda arm, http: seed_guide_network(
-                arm, http, self.endpoints, resource_group=group, vm_listener=vm_listener
+                arm, http, self.endpoints, resource_group=group, vm_name=vm, vm_listener=vm_listener
             )
         )
 

@@ -388,3 +388,13 @@ async def test_a_released_lease_is_free_and_only_its_holder_releases_it(store: S
     assert await store.try_lease("released", "b", 60, T0) is False
     await store.release_lease("released", "a")
     assert await store.try_lease("released", "b", 60, T0) is True
+
+
+async def test_a_held_budget_spends_nothing_until_the_hold_ends(store: Store) -> None:
+    assert await store.try_spend("held", 5, 3600, T0) is True
+    await store.hold_budget("held", T0 + timedelta(seconds=30))
+    assert await store.try_spend("held", 5, 3600, T0 + timedelta(seconds=29)) is False
+    assert await store.try_spend("held", 5, 3600, T0 + timedelta(seconds=31)) is True
+    await store.hold_budget("fresh-hold", T0 + timedelta(seconds=30))
+    assert await store.try_spend("fresh-hold", 5, 3600, T0) is False
+    assert await store.try_spend("fresh-hold", 5, 3600, T0 + timedelta(seconds=31)) is True
