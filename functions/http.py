@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 import azure.functions as func
 
 if TYPE_CHECKING:
-    from shared.lifecycle import Answer
+    from shared.answers import Answer
     from shared.run import Services
+    from shared.store import Store
 
 log = logging.getLogger("emqx_privatelink")
 JSON = "application/json"
@@ -49,12 +50,25 @@ def json_body(req: func.HttpRequest) -> Any:
 
 
 async def answer(call: Callable[[Services], Awaitable[Answer]]) -> func.HttpResponse:
-    from shared.errors import AppError, TemporaryError, error_body
+    """Run an entry point of the life cycle with the process's services."""
     from shared.services import services_for_this_process
+
+    return await _answered(lambda: call(services_for_this_process()))
+
+
+async def answer_read(call: Callable[[Store], Awaitable[Answer]]) -> func.HttpResponse:
+    """Run a read-only entry point (`shared.queries`) with the process's store alone: nothing else is loaded."""
+    from shared.services import store_for_this_process
+
+    return await _answered(lambda: call(store_for_this_process()))
+
+
+async def _answered(run: Callable[[], Awaitable[Answer]]) -> func.HttpResponse:
+    from shared.errors import AppError, TemporaryError, error_body
     from shared.settings import SettingsError
 
     try:
-        result = await call(services_for_this_process())
+        result = await run()
     except AppError as error:
         headers = {}
         if isinstance(error, TemporaryError) and error.retry_after:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from functions.http import answer, flag, json_body
+from functions.http import answer, answer_read, flag, json_body
 
 bp = func.Blueprint()
 LINK = "links/{name}"
@@ -27,18 +27,18 @@ async def provision(req: func.HttpRequest) -> func.HttpResponse:
 @bp.function_name("status")
 @bp.route(route=LINK, methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 async def status(req: func.HttpRequest) -> func.HttpResponse:
-    from shared.lifecycle import get_link
+    from shared.queries import get_link
 
-    return await answer(lambda services: get_link(services, req.route_params["name"]))
+    return await answer_read(lambda store: get_link(store, req.route_params["name"]))
 
 
 @bp.function_name("list_links")
 @bp.route(route="links", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 async def list_all(req: func.HttpRequest) -> func.HttpResponse:
-    from shared.lifecycle import list_links
+    from shared.queries import list_links
 
     base_url = req.url.split("?", 1)[0]
-    return await answer(lambda services: list_links(services, _page_size(req), req.params.get("skipToken"), base_url))
+    return await answer_read(lambda store: list_links(store, _page_size(req), req.params.get("skipToken"), base_url))
 
 
 def _page_size(req: func.HttpRequest) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import partial
 
 from shared import desired
+from shared.azure_network import OperationStillRunningError
 from shared.desired import Json
 from shared.model import ConnectionState, Phase
 from shared.names import ResourceId
@@ -72,11 +73,17 @@ async def decide_connections(run: Run, pls: Json) -> list[ConnectionState]:
         new_status = _DECIDED_STATUS.get(verdict.decision)
         if new_status is not None:
             description = f"{new_status} by emqx-azure-privatelink: {verdict.reason}"
-            await run.mutate(
-                PlannedCall("arm", "PUT", f"{pls_id}/privateEndpointConnections/{state.name}", verdict.reason),
-                partial(network.set_connection_state, pls_id, state.name, new_status, description, run.deadline),
-                None,
-            )
+            try:
+                await run.mutate(
+                    PlannedCall("arm", "PUT", f"{pls_id}/privateEndpointConnections/{state.name}", verdict.reason),
+                    partial(network.set_connection_state, pls_id, state.name, new_status, description, run.deadline),
+                    None,
+                )
+            except OperationStillRunningError:
+                # ARM took the decision and completes it by itself: the next run finds the connection decided
+                # and has nothing to audit, so this run audits it.
+                run.audit("decide connection", state.name, verdict.decision.value, verdict.reason)
+                raise
             run.audit("decide connection", state.name, verdict.decision.value, verdict.reason)
             state = state.model_copy(update={"status": new_status, "description": description})
         elif facts.status == "Pending" and state.name not in known_pending:

@@ -269,15 +269,20 @@ class AzureNetwork:
                     pls.resource_group, pls.name, connection_name, PrivateEndpointConnection(body)
                 )
             )
-            delay = 0.2
-            while _provisioning_state(result) not in _TERMINAL:
-                if time.monotonic() + delay > deadline:
-                    raise OperationStillRunningError(f"Azure is still working to {action}.")
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-                result = _as_json(
-                    await ops.get_private_endpoint_connection(pls.resource_group, pls.name, connection_name)
-                )
+        delay = 0.2
+        while _provisioning_state(result) not in _TERMINAL:
+            if time.monotonic() + delay > deadline:
+                raise OperationStillRunningError(f"Azure is still working to {action}.")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+            try:
+                async with self._mapped(f"read connection {connection_name}"):
+                    result = _as_json(
+                        await ops.get_private_endpoint_connection(pls.resource_group, pls.name, connection_name)
+                    )
+            except TemporaryError as error:
+                # ARM accepted the change: it goes on in Azure even if its progress cannot be read just now.
+                raise OperationStillRunningError(f"Azure is still working to {action}.") from error
         return result
 
     async def delete_connection(self, pls: ResourceId, connection_name: str, deadline: float) -> None:

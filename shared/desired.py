@@ -218,26 +218,35 @@ def _nic_references(spec: LinkSpec) -> dict[str, str]:
     return refs
 
 
-def _with_references(nic: Json, refs: dict[str, str], bind: bool) -> Json | None:
-    """The NIC with this link's references added (bind) or removed; None when nothing would change."""
+_REFERENCE_KEYS = ("loadBalancerBackendAddressPools", "loadBalancerInboundNatRules")
+
+
+def _with_references(nic: Json, spec: LinkSpec, bind: bool) -> Json | None:
+    """The NIC with this link's references added (bind) or removed; None when nothing would change.
+
+    Any other reference into the link's load balancer goes in both cases: it points at a pool or NAT rule the
+    link no longer has (e.g. the NAT rule of a former port), which ARM refuses in a NIC update.
+    """
     primary = _primary_ip_configuration(nic)
     if primary is None:
         return None
+    wanted = _nic_references(spec) if bind else {}
+    ours = f"{str(spec.load_balancer_id).lower()}/"
     changed = False
     new_configs = []
     for config in _props(nic).get("ipConfigurations") or []:
         config_props = dict(_props(config))
         if config.get("name") == primary.get("name"):
-            for key, ref in refs.items():
+            for key in _REFERENCE_KEYS:
                 current = list(config_props.get(key) or [])
-                present = any(_id(item) == ref.lower() for item in current)
-                if bind and not present:
-                    current.append({"id": ref})
+                ref = wanted.get(key, "")
+                kept = [item for item in current if not _id(item).startswith(ours) or _id(item) == ref.lower()]
+                if ref and not any(_id(item) == ref.lower() for item in kept):
+                    kept.append({"id": ref})
+                if kept != current:
                     changed = True
-                elif not bind and present:
-                    current = [item for item in current if _id(item) != ref.lower()]
-                    changed = True
-                config_props[key] = current
+                if key in config_props or kept:
+                    config_props[key] = kept
         config_props.pop("provisioningState", None)
         new_configs.append({"name": config.get("name"), "id": config.get("id"), "properties": config_props})
     if not changed:
@@ -250,12 +259,12 @@ def _with_references(nic: Json, refs: dict[str, str], bind: bool) -> Json | None
 
 def nic_bound(spec: LinkSpec, nic: Json) -> Json | None:
     """The NIC body that adds this link's pool (and NAT rule) references, or None when already bound."""
-    return _with_references(nic, _nic_references(spec), bind=True)
+    return _with_references(nic, spec, bind=True)
 
 
 def nic_unbound(spec: LinkSpec, nic: Json) -> Json | None:
     """The NIC body without this link's references, or None when it holds none."""
-    return _with_references(nic, _nic_references(spec), bind=False)
+    return _with_references(nic, spec, bind=False)
 
 
 # -- private link service --------------------------------------------------------------------------------------

@@ -20,9 +20,16 @@ from typing import Any
 from shared.approvals import decide_connections
 from shared.azure_network import OperationStillRunningError
 from shared.desired import owner_of
-from shared.errors import AppError, ConflictError, NotFoundError, PreconditionFailedError, TemporaryError
-from shared.model import Link, Phase, compare_specs, parse_link_spec
-from shared.names import ResourceId
+from shared.errors import (
+    AppError,
+    ConflictError,
+    InvalidRequestError,
+    NotFoundError,
+    PreconditionFailedError,
+    TemporaryError,
+)
+from shared.model import Link, LinkSpec, Phase, compare_specs, parse_link_spec
+from shared.names import ResourceId, check_link_name
 from shared.observation import run_redis_test
 from shared.provisioning import check_references
 from shared.reconcile import PrivateLinkCache, leased, new_run, reconcile, save
@@ -37,6 +44,8 @@ APPROVAL_WAIT_SECONDS = 30.0
 # How long an HTTP call or an event waits for another run on the same link before answering.
 BUSY_WAIT_SECONDS = 10.0
 RETRY_AFTER_SECONDS = "10"
+# How often a PUT re-reads a link whose status the app rewrote between the PUT's read and its write.
+STATUS_WRITE_RETRIES = 5
 
 
 @dataclass
@@ -92,16 +101,21 @@ async def put_link(
         await reconcile(run, full_check=True, list_private_links=PrivateLinkCache(services), allow_replace=True)
         return Answer(200, {"name": name, "dryRun": True, "plan": plan_json(run.plan)})
     try:
-        link = await store.create_link(link) if current is None else await store.update_link(link, current.etag or "")
+        link = await store.create_link(link) if current is None else await _store_spec(services, current, spec)
     except (ConflictError, PreconditionFailedError):
         raise ConflictError(
             f"Link {name} was changed by another request at the same time; read it and try again.",
             code="ConcurrentUpdate",
         ) from None
-    run = new_run(services, link, "PUT")
     async with leased(services, name, wait_seconds=BUSY_WAIT_SECONDS) as held:
         if not held:
             return _accepted(link, "Another run is working on this link; it carries on with this desired state.")
+        try:
+            link = await store.get_link(name)  # as the run this one waited for left it (a registration, say)
+        except NotFoundError:
+            raise ConflictError(f"Link {name} was deleted meanwhile.", code="LinkBeingDeleted") from None
+        _refuse_while_deleting(link)
+        run = new_run(services, link, "PUT")
         try:
             await reconcile(
                 run, full_check=True, list_private_links=PrivateLinkCache(services), allow_replace=allow_replace
@@ -117,13 +131,13 @@ async def put_link(
 
 
 async def register_link(services: Services, name: str) -> Answer:
-    link = await _load(services, name)
-    if link.status.phase in (Phase.DELETING, Phase.DELETED):
-        raise ConflictError(f"Link {name} is being deleted.", code="LinkBeingDeleted")
-    run = new_run(services, link, "register")
+    _refuse_while_deleting(await _load(services, name))
     async with leased(services, name, wait_seconds=BUSY_WAIT_SECONDS) as held:
         if not held:
             raise _busy(name)
+        link = await _load(services, name)  # as the run this one waited for left it
+        _refuse_while_deleting(link)
+        run = new_run(services, link, "register")
         try:
             await reconcile(run, full_check=False, list_private_links=PrivateLinkCache(services))
             answer = await register(run)
@@ -137,6 +151,32 @@ async def register_link(services: Services, name: str) -> Answer:
             raise
         saved = await save(run) or run.link
     return Answer(200, answer | {"link": link_view(saved)})
+
+
+async def _store_spec(services: Services, current: Link, spec: LinkSpec) -> Link:
+    """Store a new desired state over `current`, raising PreconditionFailedError only when another desired state
+    (or a deletion) was stored meanwhile: the app's own status writes (monitor, events) are no conflict."""
+    store = services.store
+    for _attempt in range(STATUS_WRITE_RETRIES):
+        try:
+            return await store.update_link(current.with_spec(spec), current.etag or "")
+        except PreconditionFailedError:
+            try:
+                fresh = await store.get_link(current.name)
+            except NotFoundError:
+                raise PreconditionFailedError(f"Link {current.name} was deleted meanwhile.") from None
+            if (fresh.generation, fresh.spec) != (current.generation, current.spec) or fresh.status.phase in (
+                Phase.DELETING,
+                Phase.DELETED,
+            ):
+                raise
+            current = fresh
+    raise PreconditionFailedError(f"Link {current.name} keeps changing under the request.")
+
+
+def _refuse_while_deleting(link: Link) -> None:
+    if link.status.phase in (Phase.DELETING, Phase.DELETED):
+        raise ConflictError(f"Link {link.name} is being deleted.", code="LinkBeingDeleted")
 
 
 def _busy(name: str) -> TemporaryError:
@@ -176,15 +216,23 @@ async def delete_link(
     services: Services, name: str, *, force: bool = False, emqx_removed: bool = False, dry_run: bool = False
 ) -> Answer:
     try:
+        check_link_name(name)
+    except ValueError as problem:
+        raise InvalidRequestError.from_problems([("name", str(problem))], "The link") from None
+    try:
         link = await _load(services, name)
     except NotFoundError:
         return Answer(204)
-    run = new_run(services, link, "DELETE (dry run)" if dry_run else "DELETE", dry_run=dry_run)
     async with leased(services, name, wait_seconds=BUSY_WAIT_SECONDS) as held:
         if not held:
             if dry_run or link.status.phase is not Phase.DELETING:
                 raise _busy(name)
             return _accepted(link, "The teardown is under way.")
+        try:
+            link = await _load(services, name)  # as the run this one waited for left it (EMQX's id, say)
+        except NotFoundError:
+            return Answer(204)
+        run = new_run(services, link, "DELETE (dry run)" if dry_run else "DELETE", dry_run=dry_run)
         try:
             await remove(run, force=force, emqx_removed=emqx_removed)
         except TemporaryError as pending:
@@ -271,7 +319,11 @@ async def handle_event(services: Services, event_id: str, event_type: str, subje
             if not held:
                 raise _busy(link.name)
             run = new_run(services, await store.get_link(link.name), f"event {event_id}")
-            await decide_connections(run, await services.network.get_private_link_service(pls_id) or pls)
+            try:
+                await decide_connections(run, await services.network.get_private_link_service(pls_id) or pls)
+            except AppError:
+                await save(run)  # the decisions ARM took before the failure, with their audit records
+                raise
             await save(run)
     except TemporaryError:
         await store.release_event(event_id)

@@ -72,12 +72,14 @@ async def observe_emqx(run: Run, list_private_links: ListPrivateLinks) -> None:
         _set_phase(run, Phase.AWAITING_APPROVAL, "EMQX's private endpoint connection appeared")
 
 
-def redis_test_due(run: Run) -> bool:
+def redis_test_due(run: Run, *, desired_changed: bool = False) -> bool:
+    """Test a running link first, after a failure, once the interval passed, and when its desired state changed
+    (the last result was about the old one, e.g. another password setting)."""
     status = run.link.status
     if status.phase is not Phase.RUNNING or status.emqx.ip is None:
         return False
     last = status.last_redis_test
-    if last is None:
+    if last is None or desired_changed:
         return True
     interval = timedelta(seconds=run.settings.redis_test_interval_seconds)
     return run.services.clock.now() - last.at >= interval or not last.passed

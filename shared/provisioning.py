@@ -16,7 +16,7 @@ from ipaddress import IPv4Address
 from shared import desired
 from shared.azure_network import OperationStillRunningError
 from shared.desired import Json
-from shared.errors import ConflictError, InvalidRequestError
+from shared.errors import ConflictError, InvalidRequestError, UpstreamError
 from shared.model import LinkSpec, Phase, check_ip_in_prefix
 from shared.names import ResourceId
 from shared.run import PlannedCall, Run
@@ -64,23 +64,37 @@ def emqx_subscription(run: Run) -> str | None:
 async def check_references(run: Run) -> None:
     """Reads only: what the link names in Azure exists, and its static frontend IP fits the subnet.
 
-    Runs before the desired state is stored, so bad input is refused with nothing written anywhere.
+    Runs before the desired state is stored, so bad input is refused with nothing written anywhere. A resource
+    the app's identity may not read is the caller's mistake too (a resource group outside the app's role).
     """
     spec, network = run.link.spec, run.services.network
     problems: list[tuple[str, str]] = []
-    frontend_subnet = await network.get_subnet(spec.azure.frontend_subnet_id)
-    if frontend_subnet is None:
-        problems.append(("azure.frontendSubnetId", "no such subnet"))
-    elif spec.azure.frontend_ip is not None:
+
+    async def read(target: str, call: Callable[[], Awaitable[Json | None]], what: str) -> Json | None:
+        try:
+            found = await call()
+        except UpstreamError as refused:
+            if refused.code != "AuthorizationFailed":
+                raise
+            problems.append((target, f"this app's identity may not read that {what} (AuthorizationFailed)"))
+            return None
+        if found is None:
+            problems.append((target, f"no such {what}"))
+        return found
+
+    azure = spec.azure
+    frontend_subnet = await read(
+        "azure.frontendSubnetId", partial(network.get_subnet, azure.frontend_subnet_id), "subnet"
+    )
+    if frontend_subnet is not None and azure.frontend_ip is not None:
         prefix = desired.subnet_prefix(frontend_subnet)
-        problem = check_ip_in_prefix(str(spec.azure.frontend_ip), prefix) if prefix else None
+        problem = check_ip_in_prefix(str(azure.frontend_ip), prefix) if prefix else None
         if problem:
             problems.append(("azure.frontendIp", problem))
-    if spec.azure.nat_subnet_id is not None and await network.get_subnet(spec.azure.nat_subnet_id) is None:
-        problems.append(("azure.natSubnetId", "no such subnet"))
-    for index, nic_id in enumerate(spec.azure.backend_nic_ids):
-        if await network.get_network_interface(nic_id) is None:
-            problems.append((f"azure.backendNicIds[{index}]", "no such network interface"))
+    if azure.nat_subnet_id is not None:
+        await read("azure.natSubnetId", partial(network.get_subnet, azure.nat_subnet_id), "subnet")
+    for index, nic_id in enumerate(azure.backend_nic_ids):
+        await read(f"azure.backendNicIds[{index}]", partial(network.get_network_interface, nic_id), "network interface")
     if problems:
         raise InvalidRequestError.from_problems(problems, "The link")
 

@@ -18,6 +18,7 @@ from shared.errors import NotFoundError, PreconditionFailedError
 from shared.model import Link, Phase
 from shared.observation import observe_emqx, redis_test_due, run_redis_test
 from shared.provisioning import provision
+from shared.registration import register
 from shared.removal import remove
 from shared.run import Run, Services
 
@@ -53,12 +54,21 @@ async def reconcile(
     if status.phase is Phase.DELETING:
         await remove(run, force=False, emqx_removed=False)
         return
+    desired_changed = status.observed_generation != link.generation
     if full_check or needs_provisioning(link):
         await provision(run, allow_replace)
-        if not run.dry_run:
-            status.observed_generation = link.generation
-    if status.phase not in _AFTER_PROVISIONING:
-        return
+    if status.phase is Phase.REGISTERING:
+        # A registration cut short (answered 202, or its caller gone) is finished by the next run, as all work is.
+        await register(run)
+    if status.phase in _AFTER_PROVISIONING:
+        await _observe(run, list_private_links, desired_changed)
+    if not run.dry_run:
+        # Recorded only once the whole step went through, so a run cut short is re-checked (and Redis re-tested).
+        status.observed_generation = link.generation
+
+
+async def _observe(run: Run, list_private_links: ListPrivateLinks, desired_changed: bool) -> None:
+    link, status = run.link, run.link.status
     pls = await run.services.network.get_private_link_service(link.spec.private_link_service_id)
     if pls is None:
         note = f"private link service {link.spec.private_link_service_id.name} was deleted outside this app"
@@ -68,7 +78,7 @@ async def reconcile(
     else:
         await decide_connections(run, pls)
     await observe_emqx(run, list_private_links)
-    if redis_test_due(run) and not run.dry_run:
+    if redis_test_due(run, desired_changed=desired_changed) and not run.dry_run:
         await run_redis_test(run)
 
 
@@ -112,6 +122,8 @@ def _merge(fresh: Link, ours: Link) -> Link:
 
 
 LEASE_MARGIN_SECONDS = 60.0
+LEASE_FIRST_RETRY_SECONDS = 0.05
+LEASE_MAX_RETRY_SECONDS = 0.5
 
 
 @asynccontextmanager
@@ -126,8 +138,11 @@ async def leased(services: Services, name: str, wait_seconds: float = 0.0) -> As
     clock, store = services.clock, services.store
     give_up = clock.monotonic() + wait_seconds
     held = await store.try_lease(name, holder, seconds, clock.now())
+    # Most runs hold a link for a fraction of a second (a monitor pass), so look again soon, then back off.
+    delay = LEASE_FIRST_RETRY_SECONDS
     while not held and clock.monotonic() < give_up:
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, LEASE_MAX_RETRY_SECONDS)
         held = await store.try_lease(name, holder, seconds, clock.now())
     try:
         yield held

@@ -11,15 +11,17 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from azure.core.credentials_async import AsyncTokenCredential
-
-from shared.azure_network import AzureNetwork
-from shared.emqx import Emqx
 from shared.model import AuditRecord, Link, StepOutcome, StepRecord
 from shared.settings import Settings
-from shared.store import Store
+
+if TYPE_CHECKING:  # the adapters are only named here; importing them is left to whoever builds the services
+    from azure.core.credentials_async import AsyncTokenCredential
+
+    from shared.azure_network import AzureNetwork
+    from shared.emqx import Emqx
+    from shared.store import Store
 
 T = TypeVar("T")
 log = logging.getLogger("emqx_privatelink")

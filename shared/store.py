@@ -31,7 +31,7 @@ import binascii
 import hashlib
 import json
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from types import TracebackType
@@ -385,23 +385,36 @@ class Store:
         until = now.timestamp() + seconds
         entity = {"PartitionKey": _check_key(name), "RowKey": _LEASE_ROW, "Holder": holder, "Until": until}
         with _storage_errors(f"lease link {name}"):
-            try:
-                metadata = await table.create_entity(entity)
-            except ResourceExistsError:
-                current = await table.get_entity(name, _LEASE_ROW)
-                if current["Holder"] != holder and current["Until"] > now.timestamp():
-                    return False
-                try:
-                    metadata = await table.update_entity(
-                        entity,
-                        mode=UpdateMode.REPLACE,
-                        etag=current.metadata["etag"],
-                        match_condition=MatchConditions.IfNotModified,
-                    )
-                except (ResourceModifiedError, ResourceNotFoundError):
-                    return False
+            metadata = await self._take_lease(table, entity, now)
+        if metadata is None:
+            return False
         self._lease_etags[(name, holder)] = metadata["etag"]
         return True
+
+    @staticmethod
+    async def _take_lease(table: TableClient, entity: dict[str, Any], now: datetime) -> Mapping[str, Any] | None:
+        name, holder = entity["PartitionKey"], entity["Holder"]
+        for _ in range(_SPEND_ATTEMPTS):
+            try:
+                return await table.create_entity(entity)
+            except ResourceExistsError:
+                pass
+            try:
+                current = await table.get_entity(name, _LEASE_ROW)
+            except ResourceNotFoundError:
+                continue  # released between the two calls: try to take it again
+            if current["Holder"] != holder and current["Until"] > now.timestamp():
+                return None
+            try:
+                return await table.update_entity(
+                    entity,
+                    mode=UpdateMode.REPLACE,
+                    etag=current.metadata["etag"],
+                    match_condition=MatchConditions.IfNotModified,
+                )
+            except (ResourceModifiedError, ResourceNotFoundError):
+                return None
+        return None
 
     async def release_lease(self, name: str, holder: str) -> None:
         """Give up a lease this holder has; another holder's lease is never touched."""
