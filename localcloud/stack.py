@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import secrets
+import signal
 import ssl
 import sys
 import threading
@@ -265,6 +266,19 @@ class Stack:
             "functionKey": keys.function_key,
             "masterKey": keys.master_key,
         }
+
+    def kill_host(self) -> None:
+        """SIGKILL the Functions host's process group, as a crash would: nothing of the app gets to clean up."""
+        host = self._children.pop()
+        os.killpg(host.process.pid, signal.SIGKILL)
+        host.process.wait(timeout=10)
+        host.stop()
+
+    def restart_host(self) -> None:
+        """A new Functions host (new port and keys), with the Event Grid subscription moved to its webhook."""
+        self._start_host()
+        self._subscribe_approver()
+        self._write_endpoints()
 
     @staticmethod
     def _wait_until_host_answers(child: ChildProcess, base_url: str, keys: HostKeys) -> None:

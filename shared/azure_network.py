@@ -7,6 +7,7 @@ past it `OperationStillRunningError` is raised and the next reconcile finds the 
 Errors are mapped once (azure-core error types → shared.errors):
     404 on a read                          → None ("absent")
     404 on a delete                        → success (already gone)
+    404 on a write                         → InvalidRequestError (what it names does not exist)
     408/429/5xx, 409 AnotherOperation…,
     dropped connections and timeouts       → TemporaryError (retry later; `retry_after` when ARM said)
     400                                    → InvalidRequestError with ARM's code (the request cannot succeed)
@@ -92,9 +93,10 @@ def map_arm_error(error: Exception, action: str) -> AppError:
     return _PERMANENT_BY_STATUS.get(status, UpstreamError)(text, code=code)
 
 
-# 400: the request cannot succeed as it stands; 403: the app's role lacks an action (an upstream refusal).
+# 400 and a write's 404: the request cannot succeed as it stands; 403: the app's role lacks an action.
 _PERMANENT_BY_STATUS: dict[int, type[AppError]] = {
     400: InvalidRequestError,
+    404: InvalidRequestError,
     403: UpstreamError,
     409: ConflictError,
     412: PreconditionFailedError,
@@ -141,17 +143,18 @@ class AzureNetwork:
     # -- generic plumbing ------------------------------------------------------------------------------
 
     @asynccontextmanager
-    async def _mapped(self, action: str) -> AsyncIterator[None]:
+    async def _mapped(self, action: str, *, absent_ok: bool = False) -> AsyncIterator[None]:
+        """Map azure-core errors; with `absent_ok` a 404 passes through for the caller to read as "absent"."""
         try:
             yield
         except (HttpResponseError, ServiceRequestError, ServiceResponseError) as error:
-            if isinstance(error, ResourceNotFoundError):
+            if absent_ok and isinstance(error, ResourceNotFoundError):
                 raise
             raise map_arm_error(error, action) from error
 
     async def _read(self, action: str, call: Callable[[], Awaitable[Any]]) -> Json | None:
         try:
-            async with self._mapped(action):
+            async with self._mapped(action, absent_ok=True):
                 model = await call()
         except ResourceNotFoundError:
             return None
@@ -165,7 +168,7 @@ class AzureNetwork:
 
     async def _delete(self, action: str, begin: Callable[[], Awaitable[AsyncLROPoller[Any]]], deadline: float) -> None:
         try:
-            async with self._mapped(action):
+            async with self._mapped(action, absent_ok=True):
                 poller = await begin()
                 await _wait(poller, deadline, action)
         except ResourceNotFoundError:

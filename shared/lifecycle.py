@@ -2,12 +2,12 @@
 
 put_link       PUT /api/links/{name}            desired state; provisions LB + PLS
 register_link  POST /api/links/{name}/register  PLS restricted to EMQX; alias handed over
-get_link       GET /api/links/{name}            desired + observed
-list_links     GET /api/links                   paged
 delete_link    DELETE /api/links/{name}         pre-checks, EMQX side first, then Azure
 test_link      POST /api/links/{name}/test      the Redis test, now
 handle_event   Event Grid                       a hint: re-read the PLS, decide its connections
 run_monitor    timer                            every link, bounded concurrency
+
+The read-only entry points (GET one link, list links) are in `shared.queries`.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.answers import Answer, link_view
 from shared.approvals import decide_connections
 from shared.azure_network import OperationStillRunningError
 from shared.desired import owner_of
@@ -46,22 +47,6 @@ BUSY_WAIT_SECONDS = 10.0
 RETRY_AFTER_SECONDS = "10"
 # How often a PUT re-reads a link whose status the app rewrote between the PUT's read and its write.
 STATUS_WRITE_RETRIES = 5
-
-
-@dataclass
-class Answer:
-    status: int
-    body: dict[str, Any] | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-def link_view(link: Link) -> dict[str, Any]:
-    return {
-        "name": link.name,
-        "generation": link.generation,
-        "spec": link.spec.model_dump(mode="json", by_alias=True, exclude_none=True),
-        "status": link.status.model_dump(mode="json", by_alias=True, exclude_none=True),
-    }
 
 
 def _accepted(link: Link, message: str) -> Answer:
@@ -198,18 +183,6 @@ async def _await_connection(run: Any) -> None:
             return
         await asyncio.sleep(delay)
         delay = min(delay * 1.5, 3.0)
-
-
-async def get_link(services: Services, name: str) -> Answer:
-    return Answer(200, link_view(await _load(services, name)))
-
-
-async def list_links(services: Services, page_size: int, continuation: str | None, base_url: str) -> Answer:
-    links, token = await services.store.list_links(page_size, continuation)
-    body: dict[str, Any] = {"value": [link_view(link) for link in links]}
-    if token:
-        body["nextLink"] = f"{base_url}?top={page_size}&skipToken={token}"
-    return Answer(200, body)
 
 
 async def delete_link(

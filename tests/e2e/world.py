@@ -105,7 +105,7 @@ class World:
         return str(answer.json()["id"])
 
     def faults(self) -> list[dict[str, Any]]:
-        return list(self.cloud.get(f"{self.arm_url}/localcloud/faults").json())
+        return list(self.cloud.get(f"{self.arm_url}/localcloud/faults").json()["faults"])
 
     def clear_faults(self) -> None:
         self.cloud.delete(f"{self.arm_url}/localcloud/faults").raise_for_status()

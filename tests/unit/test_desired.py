@@ -177,3 +177,13 @@ def test_the_subnet_keeps_everything_but_the_policy() -> None:
     }
     assert desired.subnet_allows_private_link_service(body)
     assert desired.subnet_prefix(subnet) == "10.1.0.0/24"
+
+
+def test_binding_drops_a_reference_to_a_rule_the_link_no_longer_has() -> None:
+    spec = guide()
+    old_rule = f"{spec.load_balancer_id}/inboundNatRules/nat-demo-6380"
+    other_lb_rule = "/subscriptions/x/resourceGroups/y/providers/Microsoft.Network/loadBalancers/z/inboundNatRules/r"
+    body = desired.nic_bound(spec, nic(pools=[str(desired.pool_id(spec))], nat_rules=[old_rule, other_lb_rule]))
+    assert body is not None
+    config = body["properties"]["ipConfigurations"][0]["properties"]
+    assert [r["id"] for r in config["loadBalancerInboundNatRules"]] == [other_lb_rule, str(desired.nat_rule_id(spec))]
