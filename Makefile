@@ -37,7 +37,8 @@ runtime-check: $(RUNTIME_STAMP)
 
 test: lint runtime-check
 	bash infra/scripts/checkov.sh
-	$(VENV)/bin/pytest
+	# Three workers, a test file each: most end-to-end time is spent waiting on emulated Azure and EMQX.
+	$(VENV)/bin/pytest -n 3 --dist loadfile
 
 run: setup
 	$(PY) -m localcloud up
