@@ -36,7 +36,7 @@ from shared.provisioning import check_references
 from shared.reconcile import PrivateLinkCache, leased, new_run, reconcile, save
 from shared.registration import register
 from shared.removal import remove
-from shared.run import Services, plan_json
+from shared.run import Run, Services, plan_json
 from shared.settings import RegistrationMode
 
 log = logging.getLogger("emqx_privatelink")
@@ -168,7 +168,7 @@ def _busy(name: str) -> TemporaryError:
     return TemporaryError(f"Another run is working on link {name}; try again shortly.", code="LinkBusy", retry_after=5)
 
 
-async def _await_connection(run: Any) -> None:
+async def _await_connection(run: Run) -> None:
     """A short, bounded wait for EMQX's Pending connection, deciding it as soon as it shows up."""
     network, clock = run.services.network, run.services.clock
     wait_until = clock.monotonic() + min(APPROVAL_WAIT_SECONDS, max(run.remaining() - 5, 0))
