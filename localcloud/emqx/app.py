@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 from starlette.applications import Starlette
+from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from localcloud.emqx import control, deployment_v4, deployment_v5, platform_api, privatelink_api
@@ -17,6 +18,7 @@ from localcloud.emqx.arm_client import ArmClient, ArmSettings
 from localcloud.emqx.clock import AdjustableClock, Clock
 from localcloud.emqx.cloud import EmqxCloud
 from localcloud.emqx.config import Account, Deployment, PlatformKey, Project
+from localcloud.emqx.deployment_create import create_deployment
 from localcloud.emqx.latency import LatencyProfile
 from localcloud.emqx.traffic import TrafficMiddleware
 
@@ -80,6 +82,7 @@ def create_app(
     app = EmqxCloudApp(
         routes=[
             *platform_api.routes,
+            Route(f"{platform_api.PREFIX}/deployments", create_deployment, methods=["POST"]),
             *privatelink_api.routes,
             *deployment_v5.routes,
             *deployment_v4.routes,

@@ -6,7 +6,7 @@ Plain frozen dataclasses, built by the caller (see `localcloud.emqx.defaults` fo
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 # The functions a Platform API key can be scoped to (the console's "functionality scope" picker), plus
 # `privatelinks` for this project's own PrivateLink contract (api mode).
@@ -67,6 +67,8 @@ class Deployment:
     connections: int = 1000
     tps: int = 1000
     create_at: str = "2026-01-05 09:30"
+    # On the stand-in's clock: a deployment created through the API shows `starting` until then.
+    running_from: float = 0.0
 
     def __post_init__(self) -> None:
         if self.version not in ("v5", "v4"):
@@ -78,6 +80,9 @@ class Account:
     projects: tuple[Project, ...]
     platform_keys: tuple[PlatformKey, ...]
     deployments: tuple[Deployment, ...]
+
+    def with_deployment(self, deployment: Deployment) -> Account:
+        return replace(self, deployments=(*self.deployments, deployment))
 
     def deployment(self, deployment_id: str) -> Deployment | None:
         return next((d for d in self.deployments if d.deployment_id == deployment_id), None)

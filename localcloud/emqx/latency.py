@@ -21,6 +21,8 @@ class LatencyProfile:
     watch_seconds: float = 10.0
     # Once the connection is Approved: routes and DNS inside EMQX's network, then `running`.
     activate_seconds: float = 30.0
+    # A Dedicated Flex deployment created through the Platform API is `starting` this long, then `running`.
+    deployment_start_seconds: float = 120.0
     # A deleted PrivateLink's private endpoint is removed from Azure this long after the request.
     teardown_seconds: float = 10.0
     # Redis client timeouts (eredis defaults), applied to the real connection and to an unreachable address.

@@ -81,7 +81,7 @@ def _project_name(request: Request, deployment: Deployment) -> str:
     return project.name if project else ""
 
 
-def deployment_json(deployment: Deployment) -> dict[str, Any]:
+def deployment_json(deployment: Deployment, now: float) -> dict[str, Any]:
     return {
         "connections": deployment.connections,
         "tps": deployment.tps,
@@ -91,7 +91,7 @@ def deployment_json(deployment: Deployment) -> dict[str, Any]:
         "deploymentType": deployment.deployment_type,
         "platform": deployment.platform,
         "region": deployment.region,
-        "status": deployment.status,
+        "status": "starting" if now < deployment.running_from else deployment.status,
     }
 
 
@@ -101,8 +101,12 @@ async def list_deployments(request: Request) -> Response:
     except RefusedError as refused:
         return refused.response
     deployments = [d for d in cloud_of(request).account.deployments if key.sees_project(d.project_id)]
+    now = cloud_of(request).clock()
     return JSONResponse(
-        [{**deployment_json(d), "projectName": _project_name(request, d), "version": d.version} for d in deployments]
+        [
+            {**deployment_json(d, now), "projectName": _project_name(request, d), "version": d.version}
+            for d in deployments
+        ]
     )
 
 
@@ -112,7 +116,7 @@ async def get_deployment(request: Request) -> Response:
         deployment = visible_deployment(request, key)
     except RefusedError as refused:
         return refused.response
-    return JSONResponse(deployment_json(deployment))
+    return JSONResponse(deployment_json(deployment, cloud_of(request).clock()))
 
 
 async def list_projects(request: Request) -> Response:

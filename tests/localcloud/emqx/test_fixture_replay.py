@@ -62,3 +62,34 @@ def test_v5_connector_get_shape(emqx: StandIn) -> None:
     assert set(recorded) <= set(got)
     assert got["parameters"] == recorded["parameters"]
     assert [set(n) - {"status_reason"} for n in got["node_status"]] == [set(n) for n in recorded["node_status"]]
+
+
+def test_platform_deployment_create_request(emqx: StandIn) -> None:
+    body = fixture("platform-deployment-create.request.json")
+    body.update(projectID=emqx.account.project.project_id, region="eastus")
+    with emqx.platform() as client:
+        created = client.post("/deployments", json=body)
+        assert created.status_code == 201, created.text
+        record = created.json()
+        assert set(fixture("platform-deployment-get.response.json")) <= set(record)
+        assert (record["status"], record["deploymentType"], record["platform"]) == (
+            "starting",
+            "dedicatedFlex",
+            "Azure",
+        )
+        assert record["deploymentName"] == "example"
+        emqx.cloud.clock.advance(120)
+        read = client.get(f"/deployments/{record['deploymentID']}")
+        assert read.status_code == 200, read.text
+        assert read.json()["status"] == "running"
+        listed = [d["deploymentID"] for d in client.get("/deployments").json()]
+        assert record["deploymentID"] in listed
+
+
+def test_platform_deployment_create_names_the_bad_property(emqx: StandIn) -> None:
+    body = fixture("platform-deployment-create.request.json")
+    body.update(projectID=emqx.account.project.project_id, region="eastus", deploymentVersion="v4", tps=0)
+    with emqx.platform() as client:
+        refused = client.post("/deployments", json=body)
+    assert refused.status_code == 422
+    assert "deploymentVersion" in refused.json()["message"] and "tps" in refused.json()["message"]
