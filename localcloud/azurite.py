@@ -34,6 +34,10 @@ class Azurite:
                 "--tablePort",
                 str(self.port),
                 "--inMemoryPersistence",
+                # Longer than aiohttp's 15 s keep-alive, so the client closes idle connections first, as it does
+                # against Azure Storage; at Azurite's default of 5 s a pooled connection can die under a request.
+                "--tableKeepAliveTimeout",
+                "60",
                 "--skipApiVersionCheck",
                 "--disableProductStyleUrl",
                 "--silent",
