@@ -13,7 +13,8 @@ from tests.e2e.world import NEVER, World
 SPEED = 50.0
 
 
-def _world(tmp_path_factory: pytest.TempPathFactory, mode: str) -> Iterator[World]:
+def stack_world(tmp_path_factory: pytest.TempPathFactory, mode: str, **settings: str) -> Iterator[World]:
+    """A world on its own stack; `settings` adds or overrides app settings."""
     options = StackOptions(
         workdir=tmp_path_factory.mktemp(f"localcloud-{mode}"),
         speed=SPEED,
@@ -23,6 +24,7 @@ def _world(tmp_path_factory: pytest.TempPathFactory, mode: str) -> Iterator[Worl
             "PROVISION_BUDGET_SECONDS": "60",
             # A password Redis refuses: a link names this setting to fail its Redis test.
             "WRONG_REDIS_PASSWORD": "not-the-redis-password",
+            **settings,
         },
     )
     with Stack(options) as stack:
@@ -35,9 +37,9 @@ def _world(tmp_path_factory: pytest.TempPathFactory, mode: str) -> Iterator[Worl
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    yield from _world(tmp_path_factory, "api")
+    yield from stack_world(tmp_path_factory, "api")
 
 
 @pytest.fixture(scope="module")
 def console_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    yield from _world(tmp_path_factory, "console")
+    yield from stack_world(tmp_path_factory, "console")

@@ -20,12 +20,11 @@ from typing import Any
 import pytest
 
 from localcloud.seed import GuideNetwork
-from localcloud.stack import Stack, StackOptions
 from shared.model import AuditRecord
 from shared.settings import Settings
 from shared.store import Store
-from tests.e2e.conftest import SPEED
-from tests.e2e.world import NEVER, World
+from tests.e2e.conftest import stack_world
+from tests.e2e.world import World
 
 CONNECTION_WRITE = "Microsoft.Resources.ResourceWriteSuccess"
 WAIT_SECONDS = 20.0
@@ -261,22 +260,7 @@ def error_targets(answer: Any) -> list[str | None]:
 
 @pytest.fixture(scope="module")
 def strict_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    options = StackOptions(
-        workdir=tmp_path_factory.mktemp("localcloud-strict"),
-        speed=SPEED,
-        registration_mode="console",
-        extra_settings={
-            "MONITOR_SCHEDULE": NEVER,
-            "PROVISION_BUDGET_SECONDS": "60",
-            "UNMATCHED_CONNECTIONS": "reject",
-        },
-    )
-    with Stack(options) as stack:
-        world = World(stack)
-        try:
-            yield world
-        finally:
-            world.close()
+    yield from stack_world(tmp_path_factory, "console", UNMATCHED_CONNECTIONS="reject")
 
 
 # -- approval: by one event delivery, or by one monitor run ---------------------------------------------
