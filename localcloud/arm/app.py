@@ -17,13 +17,13 @@ from starlette.routing import Mount
 from localcloud.arm.calls import CallLog
 from localcloud.arm.clock import Clock
 from localcloud.arm.control import control_routes
-from localcloud.arm.faults import FaultBook
 from localcloud.arm.frontend import ArmFrontend
 from localcloud.arm.protocol import Runtime
 from localcloud.arm.router import Router
 from localcloud.arm.state import ArmState, Resource
 from localcloud.eventgrid.control import eventgrid_routes
 from localcloud.eventgrid.topic import SystemTopic
+from localcloud.faults import FaultBook
 from localcloud.identity import TokenAuthority, identities_from
 
 SETTLE_INTERVAL = 0.02

@@ -14,9 +14,9 @@ from starlette.routing import Route
 
 from localcloud.arm import dataplane
 from localcloud.arm.calls import CallLog
-from localcloud.arm.faults import FaultBook, FaultSpecError
 from localcloud.arm.ids import parse_id
 from localcloud.arm.state import ArmState, VirtualMachine
+from localcloud.faults import FaultBook, FaultSpecError
 
 
 def _bad_request(message: str) -> JSONResponse:

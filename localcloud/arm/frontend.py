@@ -19,9 +19,9 @@ from starlette.types import Receive, Scope, Send
 
 from localcloud.arm import errors
 from localcloud.arm.calls import CallLog, RateBudgets, call_kind
-from localcloud.arm.faults import Fault, FaultBook
 from localcloud.arm.protocol import Context, Reply, Runtime
 from localcloud.arm.router import Route, Router
+from localcloud.faults import Fault, FaultBook
 from localcloud.identity import ManagedIdentity, TokenAuthority, TokenError
 
 REGION = "WESTEUROPE"

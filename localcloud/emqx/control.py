@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from localcloud.emqx.cloud import EmqxCloud
-from localcloud.emqx.traffic import FaultSpecError
+from localcloud.faults import FaultSpecError
 
 
 def _cloud(request: Request) -> EmqxCloud:
@@ -28,18 +28,18 @@ def _bad(message: str) -> JSONResponse:
 async def add_fault(request: Request) -> Response:
     try:
         body = json.loads(await request.body() or b"null")
-        fault = _cloud(request).traffic.add_fault(body)
+        fault = _cloud(request).traffic.faults.add(body)
     except ValueError as exc:  # FaultSpecError, or a body that is not JSON
         return _bad(str(exc) if isinstance(exc, FaultSpecError) else "body is not valid JSON")
-    return JSONResponse({"id": fault.fault_id}, status_code=201)
+    return JSONResponse({"id": fault.id}, status_code=201)
 
 
 async def list_faults(request: Request) -> Response:
-    return JSONResponse({"faults": _cloud(request).traffic.faults()})
+    return JSONResponse({"faults": _cloud(request).traffic.faults.list()})
 
 
 async def clear_faults(request: Request) -> Response:
-    _cloud(request).traffic.clear_faults()
+    _cloud(request).traffic.faults.clear()
     return Response(status_code=204)
 
 

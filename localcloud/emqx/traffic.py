@@ -1,4 +1,4 @@
-"""Faults on demand and the call log of the EMQX stand-in, in the same control shapes as the ARM stand-in.
+"""Faults on demand (`localcloud.faults`) and the call log of the EMQX stand-in, in the ARM stand-in's shapes.
 
 `TrafficMiddleware` sees every request outside `/localcloud/`: it fires the first matching fault
 (`status`: an error answer, `throttle`: 429 with Retry-After, `slow`: a delay before the real answer,
@@ -12,104 +12,17 @@ import base64
 import binascii
 import itertools
 import json
-import re
 import threading
-from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from localcloud.faults import Fault, FaultBook
+
 CONTROL_PREFIX = "/localcloud/"
-KINDS = ("status", "throttle", "slow", "drop")
-METHODS = ("GET", "PUT", "DELETE", "POST", "PATCH", "HEAD", "*")
 CALL_KINDS = ("read", "write", "delete", "action", "poll")
-
-
-class FaultSpecError(ValueError):
-    pass
-
-
-@dataclass
-class Fault:
-    fault_id: str
-    method: str
-    path: str
-    kind: str
-    status: int
-    retry_after: float
-    delay_seconds: float
-    count: int
-    code: str | None = None
-    message: str | None = None
-    fired: int = 0
-    pattern: re.Pattern[str] = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        try:
-            self.pattern = re.compile(self.path)
-        except re.error as error:
-            raise FaultSpecError(f"'path' is not a valid regular expression: {error}") from error
-
-    @property
-    def remaining(self) -> int:
-        return max(self.count - self.fired, 0)
-
-    def matches(self, method: str, path: str) -> bool:
-        return self.remaining > 0 and self.method in ("*", method) and self.pattern.search(path) is not None
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "id": self.fault_id,
-            "method": self.method,
-            "path": self.path,
-            "kind": self.kind,
-            "status": self.status,
-            "retryAfter": self.retry_after,
-            "delaySeconds": self.delay_seconds,
-            "count": self.count,
-            "code": self.code,
-            "message": self.message,
-            "remaining": self.remaining,
-            "fired": self.fired,
-        }
-
-
-def _number(body: dict[str, Any], name: str, default: float) -> float:
-    value = body.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise FaultSpecError(f"'{name}' must be a non-negative number")
-    return float(value)
-
-
-def fault_from_json(fault_id: str, body: Any) -> Fault:
-    if not isinstance(body, dict):
-        raise FaultSpecError("the fault must be a JSON object")
-    kind = body.get("kind")
-    if kind == "lro-failed":
-        raise FaultSpecError("'kind' lro-failed does not apply: EMQX Cloud's APIs have no long-running operations")
-    if kind not in KINDS:
-        raise FaultSpecError(f"'kind' must be one of {', '.join(KINDS)}")
-    method = str(body.get("method", "*")).upper()
-    if method not in METHODS:
-        raise FaultSpecError(f"'method' must be one of {', '.join(METHODS)}")
-    status = body.get("status", 429 if kind == "throttle" else 500)
-    if isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599:
-        raise FaultSpecError("'status' must be an HTTP error status (400-599)")
-    count = body.get("count", 1)
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise FaultSpecError("'count' must be a positive integer")
-    return Fault(
-        fault_id=fault_id,
-        method=method,
-        path=str(body.get("path", "")),
-        kind=kind,
-        status=status,
-        retry_after=_number(body, "retryAfter", 1),
-        delay_seconds=_number(body, "delaySeconds", 2),
-        count=count,
-        code=body.get("code"),
-        message=body.get("message"),
-    )
+# EMQX's APIs answer at once: nothing there could end Failed later.
+REFUSED_KINDS = {"lro-failed": "EMQX Cloud's APIs have no long-running operations"}
 
 
 def call_kind(method: str, path: str, query: str) -> str:
@@ -139,33 +52,10 @@ class Traffic:
     """The faults armed and the calls seen; shared by the middleware and the control routes."""
 
     def __init__(self) -> None:
+        self.faults = FaultBook(refused=REFUSED_KINDS)
         self._lock = threading.Lock()
-        self._faults: list[Fault] = []
-        self._fault_ids = itertools.count(1)
         self._calls: list[dict[str, Any]] = []
         self._seq = itertools.count(1)
-
-    def add_fault(self, body: Any) -> Fault:
-        with self._lock:
-            fault = fault_from_json(f"fault-{next(self._fault_ids)}", body)
-            self._faults.append(fault)
-            return fault
-
-    def faults(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return [fault.as_json() for fault in self._faults]
-
-    def clear_faults(self) -> None:
-        with self._lock:
-            self._faults.clear()
-
-    def take_fault(self, method: str, path: str) -> Fault | None:
-        with self._lock:
-            for fault in self._faults:
-                if fault.matches(method, path):
-                    fault.fired += 1
-                    return fault
-            return None
 
     def record(self, call: dict[str, Any]) -> None:
         with self._lock:
@@ -228,7 +118,7 @@ class TrafficMiddleware:
             "fault": None,
             "endpoint": f"{method} {path}",
         }
-        fault = self.traffic.take_fault(method, path)
+        fault = self.traffic.faults.take(method, path)
         try:
             if fault is not None:
                 call["fault"] = fault.kind
