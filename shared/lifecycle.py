@@ -273,7 +273,8 @@ async def _managed_link(services: Services, pls_id: ResourceId) -> tuple[Link, d
 async def handle_event(services: Services, event_id: str, event_type: str, subject: str, data: dict[str, Any]) -> str:
     """Decide the connections of the PLS an event names; returns what was done (for the log).
 
-    Raises TemporaryError (so Event Grid retries) only when Azure or storage failed for now.
+    Raises TemporaryError (so Event Grid retries) only when Azure or storage failed for now; any other failure
+    is logged and the delivery succeeds, since a retry would fail the same way.
     """
     if event_type not in ACCEPTED_EVENTS:
         return "ignored: not an event this app handles"
@@ -301,6 +302,10 @@ async def handle_event(services: Services, event_id: str, event_type: str, subje
     except TemporaryError:
         await store.release_event(event_id)
         raise
+    except AppError as error:
+        # A retried delivery would fail the same way; the monitor's sweep decides once the cause is fixed.
+        log.warning("event %s: not decided: %s", event_id, error.message, extra={"step": "approve"})
+        return f"not decided: {error.message}"
     return f"decided the connections of link {link.name}"
 
 

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import httpx
 import pytest
 
 from localcloud.seed import GuideNetwork
@@ -206,15 +208,19 @@ def settle_events(world: World, subject_prefix: str) -> None:
     eventually(settled, f"the events about {subject_prefix} to be delivered")
 
 
-def webhook_post(world: World, event: dict[str, Any]) -> None:
+def deliver(world: World, event: dict[str, Any]) -> httpx.Response:
     """Deliver `event` straight to the approve function's webhook, as anyone holding the system key could."""
     keys = json.loads((world.stack.options.workdir / "host-keys.json").read_text())
-    answer = world.host.post(
+    return world.host.post(
         "/runtime/webhooks/eventgrid",
         params={"functionName": "approve", "code": keys["system_key"]},
         content=json.dumps([event]),
         headers={"aeg-event-type": "Notification", "Content-Type": "application/json"},
     )
+
+
+def webhook_post(world: World, event: dict[str, Any]) -> None:
+    answer = deliver(world, event)
     assert answer.status_code == 202, answer.text
 
 
@@ -519,3 +525,27 @@ def test_a_duplicated_or_replayed_event_approves_once_with_one_audit_record(cons
     records = decisions(world, "replayed", approved["name"])
     assert [(r.actor, r.decision) for r in records] == [(f"event {pending_event['id']}", "approve")]
     assert world.arm_calls_under(pls) == []
+
+
+def test_an_event_fails_its_delivery_only_when_the_failure_is_temporary(console_world: World) -> None:
+    """Event Grid retries a failed delivery for a day: worth it for an outage, pointless for a refusal.
+
+    Each fault covers every read of the PLS while it is armed (Event Grid's own deliveries may read it too).
+    """
+    world = console_world
+    registered(world, "delivery")
+    pls_id = world.get_link("delivery")["status"]["resources"]["privateLinkServiceId"]
+    reads_of_the_pls = f"(?i)^{re.escape(pls_id)}$"
+    refused = world.inject_fault(
+        method="GET", path=reads_of_the_pls, kind="status", status=403, code="AuthorizationFailed", count=50
+    )
+    assert deliver(world, forged_event(world, pls_id)).status_code == 202
+    assert {fault["id"]: fault["fired"] for fault in world.faults()}[refused] >= 1
+    world.clear_faults()
+    outage = world.inject_fault(method="GET", path=reads_of_the_pls, kind="status", status=503, count=50)
+    failed = deliver(world, forged_event(world, pls_id))
+    fired = {fault["id"]: fault["fired"] for fault in world.faults()}
+    world.clear_faults()
+    assert failed.status_code >= 500, failed.text
+    # azure-core tried the 503 four times (retry_total=3) before the app saw it.
+    assert fired[outage] >= 4
