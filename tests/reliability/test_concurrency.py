@@ -201,13 +201,17 @@ def test_two_overlapping_monitor_runs_approve_once(world: ReliableWorld) -> None
         )
         for name in names
     ]
-    runs_before = world.monitor_runs_done()
-    at_once(world.run_monitor, world.run_monitor)
-    deadline = time.monotonic() + 30
-    while world.monitor_runs_done() < runs_before + 2:
-        assert time.monotonic() < deadline, "the two monitor runs did not finish"
-        time.sleep(0.05)
-    fired = world.fired()
+    # An Event Grid delivery may hold a link when both runs come by, so they skip it: the pair runs again then.
+    for _pair in range(3):
+        runs_before = world.monitor_runs_done()
+        at_once(world.run_monitor, world.run_monitor)
+        deadline = time.monotonic() + 30
+        while world.monitor_runs_done() < runs_before + 2:
+            assert time.monotonic() < deadline, "the two monitor runs did not finish"
+            time.sleep(0.05)
+        fired = world.fired()
+        if all(fired[fault] >= 1 for fault in slow_reads):
+            break
     assert all(fired[fault] >= 1 for fault in slow_reads), fired
 
     for name in names:
