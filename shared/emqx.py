@@ -12,7 +12,8 @@ Errors are mapped once into shared.errors:
     401 / 403                 → UpstreamError EmqxAuthenticationFailed / EmqxPermissionDenied (502)
     404                       → NotFoundError EmqxNotFound
     400 / 422                 → InvalidRequestError with EMQX's code
-    429, 5xx, timeouts, drops → EmqxUnavailableError (502, temporary; `retry_after` from EMQX when given)
+    429                       → EmqxThrottledError (503, temporary, with EMQX's Retry-After)
+    5xx, timeouts, drops      → EmqxUnavailableError (502, temporary)
     budget spent              → RateBudgetExhaustedError (temporary; the next window retries)
 Messages never carry a response body whole, and every secret the call used is cut out of them.
 """
@@ -49,6 +50,12 @@ THROTTLED_DEFAULT_SECONDS = 60
 class EmqxUnavailableError(TemporaryError):
     http_status = 502
     default_code = "EmqxUnavailable"
+
+
+class EmqxThrottledError(TemporaryError):
+    """EMQX answered 429: 503 with EMQX's Retry-After, since the caller only has to wait."""
+
+    default_code = "EmqxThrottled"
 
 
 class RateBudgetExhaustedError(TemporaryError):
@@ -89,7 +96,9 @@ def map_emqx_error(response: httpx.Response, action: str, secrets: Iterable[Secr
     code, message = _error_fields(response)
     text = _cut(redact(f"EMQX refused to {action}: {code or response.status_code}: {message}", secrets))
     status = response.status_code
-    if status == 429 or status >= 500:
+    if status == 429:
+        return EmqxThrottledError(text, retry_after=_retry_after(response))
+    if status >= 500:
         return EmqxUnavailableError(text, code=code or None, retry_after=_retry_after(response))
     if status == 401:
         return UpstreamError(text, code="EmqxAuthenticationFailed")

@@ -347,7 +347,9 @@ def test_register_refuses_a_deployment_emqx_does_not_have(world: World) -> None:
     assert pls["properties"]["visibility"]["subscriptions"] == []
 
 
-def test_emqx_failures_answer_502_then_one_privatelink_is_created_and_a_repeat_creates_none(world: World) -> None:
+def test_emqx_failures_answer_502_or_503_then_one_privatelink_is_created_and_a_repeat_creates_none(
+    world: World,
+) -> None:
     network = world.network()
     provisioned(world, "api-register", world.link_body(network))
     base = emqx_base(world)
@@ -364,8 +366,22 @@ def test_emqx_failures_answer_502_then_one_privatelink_is_created_and_a_repeat_c
             answer = world.register("api-register")
             assert answer.status_code == 502, f"{fault}: {answer.status_code} {answer.text}"
             assert "EMQX" in answer.json()["error"]["message"]
+        throttled = world.emqx_call(
+            "POST",
+            f"{base}/localcloud/faults",
+            json={
+                "kind": "throttle",
+                "method": "POST",
+                "path": f"/deployments/{deployment}/privatelinks$",
+                "retryAfter": 7,
+            },
+        )
+        assert throttled.status_code == 201, throttled.text
+        answer = world.register("api-register")
+        assert answer.status_code == 503, answer.text
+        assert (answer.json()["error"]["code"], answer.headers.get("Retry-After")) == ("EmqxThrottled", "7")
         fired = world.emqx_call("GET", f"{base}/localcloud/faults").json()["faults"]
-        assert [f["fired"] for f in fired] == [1, 1, 1]
+        assert [f["fired"] for f in fired] == [1, 1, 1, 1]
     finally:
         world.emqx_call("DELETE", f"{base}/localcloud/faults").raise_for_status()
 
