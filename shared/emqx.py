@@ -92,6 +92,18 @@ def _retry_after(response: httpx.Response) -> int | None:
     return int(raw) if raw.isdigit() else None
 
 
+# Status -> (error class, code when EMQX gave none); a refusal EMQX named keeps EMQX's own code where it has one.
+_REFUSALS: dict[int, tuple[type[AppError], str]] = {
+    401: (UpstreamError, "EmqxAuthenticationFailed"),
+    403: (UpstreamError, "EmqxPermissionDenied"),
+    404: (NotFoundError, "EmqxNotFound"),
+    400: (InvalidRequestError, "EmqxRejected"),
+    409: (InvalidRequestError, "EmqxRejected"),
+    422: (InvalidRequestError, "EmqxRejected"),
+}
+_FIXED_CODES = frozenset({401, 403, 404})
+
+
 def map_emqx_error(response: httpx.Response, action: str, secrets: Iterable[Secret] = ()) -> AppError:
     code, message = _error_fields(response)
     text = _cut(redact(f"EMQX refused to {action}: {code or response.status_code}: {message}", secrets))
@@ -100,15 +112,9 @@ def map_emqx_error(response: httpx.Response, action: str, secrets: Iterable[Secr
         return EmqxThrottledError(text, retry_after=_retry_after(response))
     if status >= 500:
         return EmqxUnavailableError(text, code=code or None, retry_after=_retry_after(response))
-    if status == 401:
-        return UpstreamError(text, code="EmqxAuthenticationFailed")
-    if status == 403:
-        return UpstreamError(text, code="EmqxPermissionDenied")
-    if status == 404:
-        return NotFoundError(text, code="EmqxNotFound")
-    if status in (400, 409, 422):
-        return InvalidRequestError(text, code=code or "EmqxRejected")
-    return UpstreamError(text, code=code or "EmqxUnexpectedAnswer")
+    error_class, fallback = _REFUSALS.get(status, (UpstreamError, "EmqxUnexpectedAnswer"))
+    chosen = fallback if status in _FIXED_CODES else (code or fallback)
+    return error_class(text, code=chosen)
 
 
 def _transport_error(action: str) -> EmqxUnavailableError:
