@@ -94,21 +94,7 @@ def test_a_load_balancer_the_app_does_not_own_is_never_touched(world: World) -> 
     network = world.network()
     group = f"/subscriptions/{network.subscription_id}/resourceGroups/{network.resource_group}"
     foreign = f"{group}/providers/Microsoft.Network/loadBalancers/lb-foreign"
-    world.arm_put(
-        foreign,
-        {
-            "location": network.location,
-            "sku": {"name": "Standard"},
-            "properties": {
-                "frontendIPConfigurations": [
-                    {
-                        "name": "fe",
-                        "properties": {"subnet": {"id": network.subnet_id}, "privateIPAllocationMethod": "Dynamic"},
-                    }
-                ]
-            },
-        },
-    )
+    world.foreign_load_balancer(network, foreign)
     world.reset_calls()
     answer = world.put_link("foreign", world.link_body(network, names={"loadBalancer": "lb-foreign"}))
     assert answer.status_code == 409, answer.text

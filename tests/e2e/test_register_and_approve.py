@@ -479,21 +479,7 @@ def test_an_event_about_a_service_the_app_does_not_manage_approves_nothing(conso
     network, _ = registered(world, "genuine")
     group = f"/subscriptions/{network.subscription_id}/resourceGroups/{network.resource_group}"
     lb = f"{group}/providers/Microsoft.Network/loadBalancers/lb-lookalike"
-    world.arm_put(
-        lb,
-        {
-            "location": network.location,
-            "sku": {"name": "Standard"},
-            "properties": {
-                "frontendIPConfigurations": [
-                    {
-                        "name": "fe",
-                        "properties": {"subnet": {"id": network.subnet_id}, "privateIPAllocationMethod": "Dynamic"},
-                    }
-                ]
-            },
-        },
-    )
+    world.foreign_load_balancer(network, lb)
     lookalike = f"{group}/providers/Microsoft.Network/privateLinkServices/pls-lookalike"
     service = world.arm_put(
         lookalike,

@@ -88,6 +88,18 @@ class World:
     def arm_delete(self, path: str) -> None:
         self._with_arm(lambda arm, _http: arm.delete(path))
 
+    def foreign_load_balancer(self, network: GuideNetwork, lb_id: str) -> dict[str, Any]:
+        """A Standard load balancer in `network` made by someone else: no ownership tags of this app."""
+        frontend = {"subnet": {"id": network.subnet_id}, "privateIPAllocationMethod": "Dynamic"}
+        return self.arm_put(
+            lb_id,
+            {
+                "location": network.location,
+                "sku": {"name": "Standard"},
+                "properties": {"frontendIPConfigurations": [{"name": "fe", "properties": frontend}]},
+            },
+        )
+
     def calls(self) -> list[dict[str, Any]]:
         answer = self.cloud.get(f"{self.arm_url}/localcloud/calls")
         answer.raise_for_status()
