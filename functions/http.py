@@ -41,12 +41,10 @@ def flag(req: func.HttpRequest, name: str) -> bool:
 
 
 def json_body(req: func.HttpRequest) -> Any:
-    from shared.errors import InvalidRequestError
+    """The request's JSON body, checked strictly (`shared.request_json`): 415, 413 or 400 when refused."""
+    from shared.request_json import parse_json_request
 
-    try:
-        return json.loads(req.get_body() or b"null")
-    except ValueError:
-        raise InvalidRequestError("The request body is not valid JSON.") from None
+    return parse_json_request(req.headers.get("content-type"), req.get_body())
 
 
 async def answer(call: Callable[[Services], Awaitable[Answer]]) -> func.HttpResponse:
@@ -54,6 +52,20 @@ async def answer(call: Callable[[Services], Awaitable[Answer]]) -> func.HttpResp
     from shared.services import services_for_this_process
 
     return await _answered(lambda: call(services_for_this_process()))
+
+
+async def answer_with_body(
+    req: func.HttpRequest, call: Callable[[Services, Any], Awaitable[Answer]]
+) -> func.HttpResponse:
+    """Run an entry point that takes the request's JSON body: the body is parsed and checked first, so a refused
+    body answers its error before the services (store, ARM, EMQX) are built or the life cycle runs."""
+    from shared.services import services_for_this_process
+
+    async def run() -> Answer:
+        body = json_body(req)
+        return await call(services_for_this_process(), body)
+
+    return await _answered(run)
 
 
 async def answer_read(call: Callable[[Store], Awaitable[Answer]]) -> func.HttpResponse:

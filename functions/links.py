@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from functions.http import answer, answer_read, flag, json_body
+from functions.http import answer, answer_read, answer_with_body, flag
 
 bp = func.Blueprint()
 LINK = "links/{name}"
@@ -17,10 +17,11 @@ async def provision(req: func.HttpRequest) -> func.HttpResponse:
     from shared.lifecycle import put_link
 
     name = req.route_params["name"]
-    return await answer(
-        lambda services: put_link(
-            services, name, json_body(req), dry_run=flag(req, "dryRun"), allow_replace=flag(req, "allowReplace")
-        )
+    return await answer_with_body(
+        req,
+        lambda services, body: put_link(
+            services, name, body, dry_run=flag(req, "dryRun"), allow_replace=flag(req, "allowReplace")
+        ),
     )
 
 

@@ -5,6 +5,8 @@
     ├── NotFoundError             404 NotFound
     ├── ConflictError             409 Conflict: exists already, or the change is refused as it stands
     ├── PreconditionFailedError   412 PreconditionFailed: someone else wrote since the ETag given
+    ├── PayloadTooLargeError      413 RequestBodyTooLarge: the request body is over the size accepted
+    ├── UnsupportedMediaTypeError 415 UnsupportedMediaType: the request body is not `application/json` (utf-8)
     ├── UpstreamError             502 UpstreamFailure: Azure, EMQX or storage refused for good
     └── TemporaryError            503 ServiceUnavailable: retry later (`retry_after` seconds when known)
 
@@ -96,6 +98,16 @@ class TemporaryError(AppError):
         self.retry_after = retry_after
 
 
+class PayloadTooLargeError(AppError):
+    http_status = 413
+    default_code = "RequestBodyTooLarge"
+
+
+class UnsupportedMediaTypeError(AppError):
+    http_status = 415
+    default_code = "UnsupportedMediaType"
+
+
 def _detail_body(code: str, message: str, target: str | None) -> dict[str, object]:
     body: dict[str, object] = {"code": code, "message": message}
     if target is not None:
@@ -117,8 +129,10 @@ __all__ = [
     "ErrorDetail",
     "InvalidRequestError",
     "NotFoundError",
+    "PayloadTooLargeError",
     "PreconditionFailedError",
     "TemporaryError",
+    "UnsupportedMediaTypeError",
     "UpstreamError",
     "error_body",
 ]
