@@ -30,6 +30,9 @@ param emqxPlatformApiKey string = ''
 @description('Azure subscription ID EMQX Cloud creates its private endpoints from (shown in the EMQX Console).')
 param emqxAzureSubscriptionId string = ''
 
+@description('Comma-separated host patterns a link\'s EMQX deployment API URL may name (*.domain, host or IP, each with an optional :port; without one, 443 and 8443).')
+param emqxDeploymentApiHosts string = '*.emqxsl.com,*.emqxcloud.com,*.emqx.cloud'
+
 @allowed([
   'console'
   'api'
@@ -154,6 +157,7 @@ module functionApp 'modules/function-app.bicep' = {
     emqxPlatformApiUrl: emqxPlatformApiUrl
     emqxPlatformApiKey: emqxPlatformApiKey
     emqxAzureSubscriptionId: emqxAzureSubscriptionId
+    emqxDeploymentApiHosts: emqxDeploymentApiHosts
     registrationMode: registrationMode
     monitorSchedule: monitorSchedule
     monitorConcurrency: monitorConcurrency

@@ -45,6 +45,13 @@ DEPLOYMENT_SECRET_SETTING = "EMQX_DEPLOYMENT_API_SECRET"
 V4_DEPLOYMENT_KEY_SETTING = "EMQX_V4_DEPLOYMENT_API_KEY"
 V4_DEPLOYMENT_SECRET_SETTING = "EMQX_V4_DEPLOYMENT_API_SECRET"
 REDIS_PASSWORD_SETTING = "DEMO_REDIS_PASSWORD"
+LINK_SECRET_SETTINGS = (
+    DEPLOYMENT_KEY_SETTING,
+    DEPLOYMENT_SECRET_SETTING,
+    V4_DEPLOYMENT_KEY_SETTING,
+    V4_DEPLOYMENT_SECRET_SETTING,
+    REDIS_PASSWORD_SETTING,
+)
 
 
 @dataclass
@@ -185,6 +192,10 @@ class Stack:
             V4_DEPLOYMENT_KEY_SETTING: emqx["v4DeploymentApiKey"],
             V4_DEPLOYMENT_SECRET_SETTING: emqx["v4DeploymentApiSecret"],
             REDIS_PASSWORD_SETTING: self.endpoints["redis"]["password"],
+            "LINK_SECRET_SETTINGS": ",".join(LINK_SECRET_SETTINGS),
+            # The deployments' APIs are on loopback here, under localcloud's own names.
+            "EMQX_DEPLOYMENT_API_HOSTS": self.endpoints["emqx"]["deploymentApiHosts"],
+            "EMQX_ALLOW_LOOPBACK": "true",
         }
         settings.update(self.options.extra_settings)
         return settings

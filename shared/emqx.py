@@ -15,17 +15,27 @@ Errors are mapped once into shared.errors:
     429                       → EmqxThrottledError (503, temporary, with EMQX's Retry-After)
     5xx, timeouts, drops      → EmqxUnavailableError (502, temporary)
     budget spent              → RateBudgetExhaustedError (temporary; the next window retries)
+    a refused destination     → DestinationRefusedError (502, not retried)
 Messages never carry a response body whole, and every secret the call used is cut out of them.
+
+Every connection goes through `_GuardedBackend`: the host name is resolved here, each address is checked
+(`shared.hosts.refused_address`, the app's own ARM and identity endpoints), and the connection is made to the
+checked address while TLS still verifies the certificate by name. Resolving once and connecting to what was
+checked leaves no window for a second DNS answer to point elsewhere.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import socket
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import httpcore
 import httpx
 
 from shared.errors import (
@@ -35,6 +45,7 @@ from shared.errors import (
     TemporaryError,
     UpstreamError,
 )
+from shared.hosts import loopback_name, refused_address
 from shared.settings import Secret, Settings
 
 Json = dict[str, Any]
@@ -60,6 +71,112 @@ class EmqxThrottledError(TemporaryError):
 
 class RateBudgetExhaustedError(TemporaryError):
     default_code = "EmqxRateBudgetExhausted"
+
+
+class DestinationRefusedError(UpstreamError):
+    """An EMQX host name resolved to an address EMQX traffic may never reach."""
+
+    default_code = "EmqxDestinationRefused"
+
+
+async def _resolve(host: str, port: int) -> list[str]:
+    if loopback_name(host):
+        return ["127.0.0.1"]
+    try:
+        found = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as error:
+        raise httpcore.ConnectError(f"cannot resolve {host}: {error}") from None
+    return list(dict.fromkeys(str(info[4][0]) for info in found))
+
+
+def _host_and_port(url: str) -> tuple[str, int] | None:
+    parts = httpx.URL(url)
+    if not parts.host:
+        return None
+    return parts.host, parts.port or (443 if parts.scheme == "https" else 80)
+
+
+class _GuardedBackend(httpcore.AsyncNetworkBackend):
+    """Resolves and checks every destination before connecting to it (see the module's docstring)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._inner = httpcore.AnyIOBackend()
+        self._allow_loopback = settings.emqx_allow_loopback
+        self._own_endpoints = [target for url in settings.own_endpoints if (target := _host_and_port(url))]
+        self._own_addresses: set[tuple[str, int]] | None = None
+
+    async def _own(self) -> set[tuple[str, int]]:
+        if self._own_addresses is None:
+            own: set[tuple[str, int]] = set()
+            for host, port in self._own_endpoints:
+                with contextlib.suppress(httpcore.ConnectError):
+                    own.update((address, port) for address in await _resolve(host, port))
+            self._own_addresses = own
+        return self._own_addresses
+
+    async def _checked(self, host: str, port: int, seconds: float | None) -> list[str]:
+        try:
+            async with asyncio.timeout(seconds):
+                addresses = await _resolve(host, port)
+        except TimeoutError:
+            raise httpcore.ConnectTimeout(f"resolving {host} took too long") from None
+        own = await self._own()
+        for address in addresses:
+            reason = refused_address(address, allow_loopback=self._allow_loopback)
+            if reason is None and (address, port) in own:
+                reason = f"{address}:{port} is one of the app's own endpoints (ARM or the managed identity)"
+            if reason:
+                raise DestinationRefusedError(f"Refused to connect to {host}:{port}: {reason}.")
+        return addresses
+
+    # httpcore's interface names the parameter `timeout`.
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        failure: httpcore.ConnectError | None = None
+        for address in await self._checked(host, port, timeout):
+            try:
+                return await self._inner.connect_tcp(
+                    address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+                )
+            except httpcore.ConnectError as error:
+                failure = error
+        raise failure or httpcore.ConnectError(f"{host} has no address")
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("EMQX is reached over TCP only")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+def guarded_transport(
+    settings: Settings, verify: ssl.SSLContext | bool, limits: httpx.Limits
+) -> httpx.AsyncHTTPTransport:
+    """httpx's transport with its connection pool on `_GuardedBackend`.
+
+    httpx takes no network backend, so the pool httpx would build is built here the same way, with the backend.
+    Environment proxies are not used: a proxy would resolve names past the guard.
+    """
+    transport = httpx.AsyncHTTPTransport(verify=verify, limits=limits, trust_env=False)
+    transport._pool = httpcore.AsyncConnectionPool(
+        ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
+        max_connections=limits.max_connections,
+        max_keepalive_connections=limits.max_keepalive_connections,
+        keepalive_expiry=limits.keepalive_expiry,
+        network_backend=_GuardedBackend(settings),
+    )
+    return transport
 
 
 def redact(text: str, secrets: Iterable[Secret]) -> str:
@@ -152,12 +269,11 @@ class Emqx:
         self._spend = spend
         self._hold = hold
         verify: Any = ssl.create_default_context(cafile=str(settings.tls_ca_bundle)) if settings.tls_ca_bundle else True
+        limits = httpx.Limits(max_connections=32, max_keepalive_connections=16)
         self._http = httpx.AsyncClient(
             timeout=TIMEOUT,
-            verify=verify,
-            transport=transport,
+            transport=transport or guarded_transport(settings, verify, limits),
             headers={"Accept": "application/json"},
-            limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
         )
 
     async def close(self) -> None:

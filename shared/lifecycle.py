@@ -29,7 +29,8 @@ from shared.errors import (
     PreconditionFailedError,
     TemporaryError,
 )
-from shared.model import Link, LinkSpec, Phase, compare_specs, parse_link_spec
+from shared.link_trust import link_trust_problems
+from shared.model import AuditRecord, Link, LinkSpec, Phase, compare_specs, parse_link_spec
 from shared.names import ResourceId, check_link_name
 from shared.observation import run_redis_test
 from shared.provisioning import check_references
@@ -63,6 +64,9 @@ async def put_link(
     services: Services, name: str, body: Any, *, dry_run: bool = False, allow_replace: bool = False
 ) -> Answer:
     spec = parse_link_spec(name, body)
+    untrusted = link_trust_problems(spec, services.settings)
+    if untrusted:
+        raise InvalidRequestError.from_problems(untrusted, "The link")
     store = services.store
     try:
         current: Link | None = await store.get_link(name)
@@ -92,6 +96,7 @@ async def put_link(
             f"Link {name} was changed by another request at the same time; read it and try again.",
             code="ConcurrentUpdate",
         ) from None
+    await _audit_private_link_ip(services, current, spec)
     async with leased(services, name, wait_seconds=BUSY_WAIT_SECONDS) as held:
         if not held:
             return _accepted(link, "Another run is working on this link; it carries on with this desired state.")
@@ -157,6 +162,25 @@ async def _store_spec(services: Services, current: Link, spec: LinkSpec) -> Link
                 raise
             current = fresh
     raise PreconditionFailedError(f"Link {current.name} keeps changing under the request.")
+
+
+async def _audit_private_link_ip(services: Services, current: Link | None, spec: LinkSpec) -> None:
+    """The PrivateLink IP a console-mode link reports is where EMQX sends the Redis password: audit each change."""
+    before = current.spec.emqx.private_link_ip if current is not None else None
+    after = spec.emqx.private_link_ip
+    if before == after:
+        return
+    await services.store.append_audit(
+        AuditRecord(
+            at=services.clock.now(),
+            link=spec.name,
+            actor="PUT",
+            action="report PrivateLink IP",
+            subject="emqx.privateLinkIp",
+            decision="changed",
+            reason=f"from {before or 'none'} to {after or 'none'}",
+        )
+    )
 
 
 def _refuse_while_deleting(link: Link) -> None:

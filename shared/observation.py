@@ -12,8 +12,8 @@ from datetime import timedelta
 from ipaddress import IPv4Address
 from typing import Any
 
-from shared.emqx import DeploymentApi
 from shared.errors import AppError, TemporaryError
+from shared.link_trust import deployment_api, redis_server
 from shared.model import Health, Phase, RedisTestResult, StepOutcome
 from shared.run import Run
 from shared.settings import RegistrationMode, SettingsError
@@ -87,42 +87,39 @@ def redis_test_due(run: Run, *, desired_changed: bool = False) -> bool:
 
 async def run_redis_test(run: Run) -> RedisTestResult:
     """Probe Redis through EMQX now and record the result and the health that follows."""
-    link, status, settings = run.link, run.link.status, run.settings
-    clock = run.services.clock
-    spec = link.spec.emqx
-    ip = status.emqx.ip or spec.private_link_ip
-    started = clock.monotonic()
-    if ip is None:
-        result = RedisTestResult(at=clock.now(), passed=False, reason="the PrivateLink IP is not known yet")
-    else:
-        try:
-            api = DeploymentApi(
-                version=spec.deployment_api_version.value,
-                url=spec.deployment_api_url,
-                key=settings.named_secret(spec.api_key_setting),
-                secret=settings.named_secret(spec.api_secret_setting),
-            )
-            password = settings.named_secret(spec.redis_password_setting)
-            probe = await run.services.emqx.probe_redis(
-                api,
-                name=f"privatelink-test-{link.name}",
-                server=f"{ip}:{link.spec.azure.frontend_port}",
-                password=password,
-                username=spec.redis_username,
-                database=spec.redis_database,
-                clock=clock.monotonic,
-            )
-            result = RedisTestResult(
-                at=clock.now(), passed=probe.passed, latency_ms=probe.latency_ms, reason=probe.reason
-            )
-        except SettingsError as error:
-            result = RedisTestResult(at=clock.now(), passed=False, reason=str(error))
-        except TemporaryError:
-            raise
-        except AppError as error:
-            result = RedisTestResult(at=clock.now(), passed=False, reason=error.message)
+    started = run.services.clock.monotonic()
+    result = await _probe(run)
     _record_test(run, result, started)
     return result
+
+
+async def _probe(run: Run) -> RedisTestResult:
+    link, settings, clock = run.link, run.settings, run.services.clock
+    spec = link.spec.emqx
+
+    def failed(reason: str) -> RedisTestResult:
+        return RedisTestResult(at=clock.now(), passed=False, reason=reason)
+
+    try:
+        ip = redis_server(link.status.emqx.ip, spec, settings)
+        if ip is None:
+            return failed("the PrivateLink IP is not known yet")
+        probe = await run.services.emqx.probe_redis(
+            deployment_api(spec, settings),
+            name=f"privatelink-test-{link.name}",
+            server=f"{ip}:{link.spec.azure.frontend_port}",
+            password=settings.named_secret(spec.redis_password_setting),
+            username=spec.redis_username,
+            database=spec.redis_database,
+            clock=clock.monotonic,
+        )
+    except SettingsError as error:
+        return failed(str(error))
+    except TemporaryError:
+        raise
+    except AppError as error:
+        return failed(error.message)
+    return RedisTestResult(at=clock.now(), passed=probe.passed, latency_ms=probe.latency_ms, reason=probe.reason)
 
 
 def _record_test(run: Run, result: RedisTestResult, started: float) -> None:

@@ -62,7 +62,8 @@ def emqx_subscription(run: Run) -> str | None:
 
 
 async def check_references(run: Run) -> None:
-    """Reads only: what the link names in Azure exists, and its static frontend IP fits the subnet.
+    """Reads only: what the link names in Azure exists, its static frontend IP fits the subnet, and the load
+    balancer and PLS it names are not someone else's.
 
     Runs before the desired state is stored, so bad input is refused with nothing written anywhere. A resource
     the app's identity may not read is the caller's mistake too (a resource group outside the app's role).
@@ -97,6 +98,25 @@ async def check_references(run: Run) -> None:
         await read(f"azure.backendNicIds[{index}]", partial(network.get_network_interface, nic_id), "network interface")
     if problems:
         raise InvalidRequestError.from_problems(problems, "The link")
+    await _check_ownership(run)
+
+
+async def _check_ownership(run: Run) -> None:
+    """The load balancer and PLS the link names are absent or its own: another link's or someone else's are a 409."""
+    spec, network = run.link.spec, run.services.network
+    named = (
+        ("load balancer", "azure.names.loadBalancer", network.get_load_balancer, spec.load_balancer_id),
+        (
+            "private link service",
+            "azure.names.privateLinkService",
+            network.get_private_link_service,
+            spec.private_link_service_id,
+        ),
+    )
+    for what, target, get, resource_id in named:
+        existing = await get(resource_id)
+        if existing is not None and desired.owner_of(existing) != spec.name:
+            raise _not_owned(spec, existing, what, target)
 
 
 async def ensure_subnets(run: Run) -> None:

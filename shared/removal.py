@@ -12,8 +12,8 @@ from ipaddress import IPv4Address
 
 from shared import desired
 from shared.azure_network import OperationStillRunningError
-from shared.emqx import DeploymentApi
 from shared.errors import ConflictError
+from shared.link_trust import deployment_api
 from shared.model import Phase
 from shared.provisioning import delete_private_link_service, settled, stale_nic_ids, unbind_nic
 from shared.run import PlannedCall, Run
@@ -37,12 +37,7 @@ async def precheck(run: Run) -> None:
     if ip is None:
         return
     try:
-        api = DeploymentApi(
-            version=spec.deployment_api_version.value,
-            url=spec.deployment_api_url,
-            key=run.settings.named_secret(spec.api_key_setting),
-            secret=run.settings.named_secret(spec.api_secret_setting),
-        )
+        api = deployment_api(spec, run.settings)
     except SettingsError as error:
         raise ConflictError(
             f"Cannot check what still uses the PrivateLink: {error}. Repeat with ?force=true to remove it anyway.",

@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+from shared.hosts import DEFAULT_DEPLOYMENT_API_HOSTS, HostPattern
 from shared.telemetry import remember_secret
 
 
@@ -146,6 +147,62 @@ def _parse_table_prefix(name: str, raw: str) -> str:
     return raw
 
 
+def _parse_bool(name: str, raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered not in ("true", "false"):
+        raise SettingsError(name, f"expected true or false, got {raw!r}")
+    return lowered == "true"
+
+
+def _split_list(raw: str) -> list[str]:
+    return [item for item in re.split(r"[,\s]+", raw) if item]
+
+
+# The app's own settings and the platform's: a link may never name one of them for its secrets, so a
+# caller cannot make the app send its storage key, identity header or Platform API secret anywhere.
+_RESERVED_PREFIXES = (
+    "AZUREWEBJOBS",
+    "FUNCTIONS_",
+    "WEBSITE",
+    "APPSETTING_",
+    "APPLICATIONINSIGHTS_",
+    "IDENTITY_",
+    "MSI_",
+    "AZURE_",
+    "CONTAINER_",
+    "SCM_",
+    "EMQX_PLATFORM_",
+)
+
+
+def is_reserved_setting(name: str) -> bool:
+    """A setting the app or the Functions platform uses itself, which no link may name."""
+    upper = name.upper()
+    return upper in {known.upper() for known in _PARSERS} or upper.startswith(_RESERVED_PREFIXES)
+
+
+def _parse_link_secret_settings(name: str, raw: str) -> tuple[str, ...]:
+    names = _split_list(raw)
+    for item in names:
+        if not _SETTING_NAME.match(item):
+            raise SettingsError(name, f"{item!r} is not a valid app setting name")
+        if is_reserved_setting(item):
+            raise SettingsError(name, f"{item} is a setting the app or the Functions platform uses itself")
+    return tuple(dict.fromkeys(names))
+
+
+def _parse_host_patterns(name: str, raw: str) -> tuple[HostPattern, ...]:
+    patterns = []
+    for item in _split_list(raw):
+        try:
+            patterns.append(HostPattern.parse(item))
+        except ValueError as problem:
+            raise SettingsError(name, f"{item!r}: {problem}") from None
+    if not patterns:
+        raise SettingsError(name, "expected at least one host pattern such as *.emqxsl.com")
+    return tuple(patterns)
+
+
 def _parse_client_id(name: str, raw: str) -> str:
     # A user-assigned identity is named by its client ID (a GUID).
     try:
@@ -176,6 +233,9 @@ _PARSERS: dict[str, tuple[str, Parser]] = {
     # Azure answers an HTTP-triggered function with 502 after 230 s: stay well below.
     "PROVISION_BUDGET_SECONDS": ("provision_budget_seconds", lambda n, r: _parse_positive_int(n, r, maximum=200)),
     "UNMATCHED_CONNECTIONS": ("unmatched_connections", lambda n, r: _parse_enum(n, r, UnmatchedConnections)),
+    "LINK_SECRET_SETTINGS": ("link_secret_settings", _parse_link_secret_settings),
+    "EMQX_DEPLOYMENT_API_HOSTS": ("emqx_deployment_api_hosts", _parse_host_patterns),
+    "EMQX_ALLOW_LOOPBACK": ("emqx_allow_loopback", _parse_bool),
 }
 SETTING_NAMES = tuple(_PARSERS)
 
@@ -203,6 +263,12 @@ class Settings:
     redis_test_interval_seconds: int = 3600
     provision_budget_seconds: int = 120
     unmatched_connections: UnmatchedConnections = UnmatchedConnections.LEAVE
+    # The only settings a link may name for its secrets (deployment API key and secret, Redis password).
+    link_secret_settings: tuple[str, ...] = ()
+    # Where a link's deployment API may be: EMQX Cloud's deployment domains (reference: emqx-api.md §5).
+    emqx_deployment_api_hosts: tuple[HostPattern, ...] = DEFAULT_DEPLOYMENT_API_HOSTS
+    # localcloud only: EMQX on loopback. In Azure an EMQX host resolving to loopback is refused.
+    emqx_allow_loopback: bool = False
     # The whole app-settings mapping, kept so a link can name the setting that holds its own
     # secrets (deployment API key, Redis password) without those values ever being stored.
     _source: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
@@ -234,9 +300,15 @@ class Settings:
             raise SettingsError(missing, "the Platform API key and secret are set together")
 
     def named_secret(self, name: str) -> Secret:
-        """The value of the app setting a link names (e.g. its Redis password), as a `Secret`."""
+        """The value of the app setting a link names (e.g. its Redis password), as a `Secret`.
+
+        Only a setting listed in LINK_SECRET_SETTINGS: checked again here, at the moment of use, so a link
+        stored before the operator narrowed the list cannot reach any other setting.
+        """
         if not _SETTING_NAME.match(name):
             raise SettingsError(name, "not a valid app setting name")
+        if name not in self.link_secret_settings:
+            raise SettingsError("LINK_SECRET_SETTINGS", f"does not list {name}, which a link names")
         value = self._source.get(name)
         if value is None or value == "":
             raise SettingsError(name, "named by a link but not set")
@@ -246,6 +318,13 @@ class Settings:
 
     def has_setting(self, name: str) -> bool:
         return bool(self._source.get(name))
+
+    @property
+    def own_endpoints(self) -> tuple[str, ...]:
+        """The URLs of the app's own services (ARM, the managed identity endpoint), which EMQX traffic must
+        never reach, whatever a name resolves to."""
+        identity = (self._source.get(name, "") for name in ("IDENTITY_ENDPOINT", "MSI_ENDPOINT"))
+        return tuple(url for url in (self.arm_endpoint, *identity) if url)
 
     def __repr__(self) -> str:
         shown = ", ".join(
@@ -261,4 +340,5 @@ __all__ = [
     "Settings",
     "SettingsError",
     "UnmatchedConnections",
+    "is_reserved_setting",
 ]

@@ -17,6 +17,7 @@ param linkSecretNames array
 param emqxPlatformApiUrl string
 param emqxPlatformApiKey string
 param emqxAzureSubscriptionId string
+param emqxDeploymentApiHosts string
 param registrationMode string
 param monitorSchedule string
 param monitorConcurrency int
@@ -104,6 +105,20 @@ var productSettings = [
   {
     name: 'UNMATCHED_CONNECTIONS'
     value: unmatchedConnections
+  }
+  {
+    // The only settings a link may name for its secrets: the Key Vault references below.
+    name: 'LINK_SECRET_SETTINGS'
+    value: join(linkSecretNames, ',')
+  }
+  {
+    name: 'EMQX_DEPLOYMENT_API_HOSTS'
+    value: emqxDeploymentApiHosts
+  }
+  {
+    // Only for a stand-in cloud on loopback; in Azure an EMQX name resolving to loopback is refused.
+    name: 'EMQX_ALLOW_LOOPBACK'
+    value: 'false'
   }
 ]
 

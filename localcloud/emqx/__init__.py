@@ -1,11 +1,16 @@
 """EMQX Cloud stand-in: Platform API, this project's PrivateLink contract, deployment APIs v5 and v4.
 
-One HTTPS server (serve it with `localcloud.tls` + `localcloud.serving`) holds every API of one account:
+One HTTPS server (serve it with `localcloud.tls` + `localcloud.serving`) holds every API of one account. As in
+EMQX Cloud, each deployment's API is at the deployment's own host name (by `Host` header, on the same port):
 
     {base}/public_api/v1/...                               Platform API + the api-mode PrivateLink contract
-    {base}/deployments-api/{deploymentId}/api/v5/...       a v5 deployment's broker API
-    {base}/deployments-api/{deploymentId}/api/...          a v4 deployment's broker API
     {base}/localcloud/...                                  control: console actions, faults, calls, clock
+    https://{deploymentId}.deployments.localhost:{port}/api/v5/...    a v5 (or v6) deployment's broker API
+    https://{deploymentId}.deployments.localhost:{port}/api/v4/...    a v4 deployment's broker API
+
+`{base}` is `https://127.0.0.1:{port}`. Names under `.localhost` are loopback (RFC 6761 §6.3) and the server
+certificate covers `*.deployments.localhost`; a client whose resolver does not know them sends with
+`direct(url)` (to 127.0.0.1 with that `Host` and TLS server name). `localcloud.emqx.hosts` has the helpers.
 
 EMQX reaches Azure only over the wire, as a real service: it takes tokens for its own managed identity from
 the identity endpoint and calls the ARM stand-in (its private endpoints; `POST /localcloud/dataplane/connect`
@@ -30,18 +35,24 @@ Construction (keyword-only, plain values)::
         clock=time.time,             # epoch-seconds callable; POST /localcloud/clock adds to it
     ) -> Starlette                   # app.state.emqx is the EmqxCloud state (records, traffic, clock)
     endpoint_entries(base_url, account) -> dict   # the `emqx` section of endpoints.json
+    deployment_api_hosts(base_url) -> str         # "*.deployments.localhost:{port}", the operator allow-list entry
+    direct(url) -> (url, headers, extensions)     # send to a deployment API URL without resolving its name
 """
 
 from localcloud.emqx.app import create_app
 from localcloud.emqx.config import Deployment, DeploymentKey, PlatformKey, Project
 from localcloud.emqx.defaults import default_account, endpoint_entries
+from localcloud.emqx.hosts import DEPLOYMENT_HOST_SUFFIX, deployment_api_hosts, direct
 
 __all__ = [
+    "DEPLOYMENT_HOST_SUFFIX",
     "Deployment",
     "DeploymentKey",
     "PlatformKey",
     "Project",
     "create_app",
     "default_account",
+    "deployment_api_hosts",
+    "direct",
     "endpoint_entries",
 ]

@@ -1,4 +1,8 @@
-"""Assembles the EMQX Cloud stand-in: one Starlette app serving every API and the control routes."""
+"""Assembles the EMQX Cloud stand-in: one Starlette app serving every API and the control routes.
+
+Routing is by host first: `{deploymentId}.deployments.localhost` is that deployment's API
+(`deployment_api.route`); every other host gets the Platform API, the PrivateLink contract and the controls.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from localcloud.emqx import control, deployment_v4, deployment_v5, platform_api, privatelink_api
+from localcloud.emqx import control, deployment_api, platform_api, privatelink_api
 from localcloud.emqx.arm_client import ArmClient, ArmSettings
 from localcloud.emqx.clock import AdjustableClock, Clock
 from localcloud.emqx.cloud import EmqxCloud
@@ -81,11 +85,10 @@ def create_app(
 
     app = EmqxCloudApp(
         routes=[
+            deployment_api.route,
             *platform_api.routes,
             Route(f"{platform_api.PREFIX}/deployments", create_deployment, methods=["POST"]),
             *privatelink_api.routes,
-            *deployment_v5.routes,
-            *deployment_v4.routes,
             *privatelink_api.console_routes,
             *control.routes,
         ],

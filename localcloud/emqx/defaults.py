@@ -1,7 +1,10 @@
 """The runner's EMQX account and the entries it writes into endpoints.json.
 
 One project, one Platform API key with every scope, a v5 and a v4 Dedicated deployment on Azure, each
-with one deployment API key of full access; fresh random secrets at every start.
+with one deployment API key of full access; fresh random secrets at every start. Each deployment's API is at
+its own host, as in EMQX Cloud: `https://{deploymentId}.deployments.localhost:{port}/api/v5` (or `/api/v4`).
+The host-name helpers (`DEPLOYMENT_HOST_SUFFIX`, `deployment_api_hosts` for the operator allow-list, `direct`
+for clients without a `*.localhost` resolver) live in `localcloud.emqx.hosts` and are re-exported here.
 """
 
 from __future__ import annotations
@@ -9,10 +12,20 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from localcloud.emqx import hosts
 from localcloud.emqx.config import Account, Deployment, DeploymentKey, PlatformKey, Project
-from localcloud.emqx.deployment_v4 import BASE as V4_BASE
-from localcloud.emqx.deployment_v5 import BASE as V5_BASE
+from localcloud.emqx.hosts import DEPLOYMENT_HOST_SUFFIX, deployment_api_hosts, direct
 from localcloud.emqx.platform_api import PREFIX as PLATFORM_PREFIX
+
+__all__ = [
+    "DEPLOYMENT_HOST_SUFFIX",
+    "default_account",
+    "deployment_api_hosts",
+    "deployment_api_url",
+    "direct",
+    "endpoint_entries",
+    "platform_api_url",
+]
 
 
 def _deployment_key() -> DeploymentKey:
@@ -44,8 +57,8 @@ def platform_api_url(base_url: str) -> str:
 
 
 def deployment_api_url(base_url: str, deployment: Deployment) -> str:
-    template = V5_BASE if deployment.version == "v5" else V4_BASE
-    return base_url.rstrip("/") + template.format(deployment_id=deployment.deployment_id)
+    """`https://{deploymentId}.deployments.localhost:{port}/api/v5` (`/api/v4`) for the listener at `base_url`."""
+    return hosts.deployment_api_url(base_url, deployment.deployment_id, deployment.version)
 
 
 def endpoint_entries(base_url: str, account: Account) -> dict[str, Any]:
@@ -65,5 +78,6 @@ def endpoint_entries(base_url: str, account: Account) -> dict[str, Any]:
         "v4DeploymentApiUrl": deployment_api_url(base_url, v4),
         "v4DeploymentApiKey": v4.api_keys[0].app_id,
         "v4DeploymentApiSecret": v4.api_keys[0].secret,
+        "deploymentApiHosts": deployment_api_hosts(base_url),
         "consoleUrl": base_url.rstrip("/") + "/localcloud/console/privatelinks",
     }

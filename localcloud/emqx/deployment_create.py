@@ -5,7 +5,10 @@ page does not show them): `projectID`, `platform` (aws, gcp, azure, aliyun, tenc
 `connections`, `tps`, `deploymentName` (1-64 characters, optional), `deploymentType` (`dedicatedFlex`),
 `deploymentVersion` (v5 or v6), `freeTrial`. The answer is 201 with the deployment, `starting` until the
 latency profile's start time has passed; the provider then polls `GET /deployments/{id}` until `running`.
-EMQX 6 still serves its broker API under `/api/v5`, so a v6 deployment gets a v5 deployment API here.
+EMQX 6 still serves its broker API under `/api/v5`, so a v6 deployment gets a v5 deployment API here, at its
+own host as every deployment's (`https://{deploymentID}.deployments.localhost:{port}/api/v5`, see
+`deployment_api`) from the moment it is created. The Platform API's deployment JSON reports no API address
+(EMQX documents none), so there is nothing else to point at that host.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""A v4 deployment's broker API (`{base}/api`): the rule engine's resources, for `backend_redis_single`.
+"""A v4 deployment's broker API (`https://{deploymentId}.deployments.localhost:{port}/api/v4`): the rule
+engine's resources, for `backend_redis_single`. `localcloud.emqx.deployment_api` routes a deployment's host here.
 
 minirest 0.3 answers HTTP 200 for every handled case with `{"code": 0[, "data"]}` or `{"code", "message"}`,
 and HTTP 401 `UNAUTHORIZED` (text) to bad credentials. Texts follow `emqx/emqx` branch main-v4.4
@@ -6,6 +7,10 @@ and HTTP 401 `UNAUTHORIZED` (text) to bad credentials. Texts follow `emqx/emqx` 
 `Already Exists`) and `emqx_rule_engine.erl` (`test_resource`: a temporary `__probe__:<8 hex>` resource,
 `{resource_down, ResId}` when it is not alive). The Redis resource itself is closed source: with
 `auto_reconnect` (default) its pool starts and the liveness check fails, without it the start fails.
+
+Routing follows minirest 0.3 (`minirest.erl`, `minirest_handler.erl`, tag 0.3.14.1) under cowboy's
+`/api/v4/[...]`: credentials are checked first, then the method and path, so an unknown one is 404
+`Not found.` (text); cowboy answers any path outside `/api/v4` with an empty 404.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from localcloud.emqx.basic_auth import credentials, same_secret
 from localcloud.emqx.cloud import EmqxCloud
@@ -26,7 +32,7 @@ from localcloud.emqx.config import Deployment
 from localcloud.emqx.erlang_terms import Atom, format_term
 from localcloud.emqx.redis_client import Connected, RedisSettings, parse_server
 
-BASE = "/deployments-api/{deployment_id}/api"
+BASE = "/api/v4"
 RESOURCE_TYPE = "backend_redis_single"
 
 
@@ -166,7 +172,25 @@ async def list_resources(request: Request) -> Response:
     return minirest(0, data=[{**r, "status": await _alive(cloud, deployment, r["config"])} for r in resources_])
 
 
+async def not_routed(request: Request) -> Response:
+    """A method and path under `/api/v4` that minirest has no handler for (after the credentials check)."""
+    deployment = authorize(request)
+    if isinstance(deployment, Response):
+        return deployment
+    return PlainTextResponse("Not found.", status_code=404)
+
+
+async def not_found(scope: Scope, receive: Receive, send: Send) -> None:
+    """A path outside `/api/v4`: cowboy's router has no route, so an empty 404."""
+    await Response(status_code=404)(scope, receive, send)
+
+
+ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+# The last two match every method, so a known path asked with another method is minirest's 404, not a 405.
 routes = [
     Route(f"{BASE}/resources", create_resource, methods=["POST"]),
     Route(f"{BASE}/resources", list_resources, methods=["GET"]),
+    Route(BASE, not_routed, methods=ANY_METHOD),
+    Route(f"{BASE}/{{path:path}}", not_routed, methods=ANY_METHOD),
 ]

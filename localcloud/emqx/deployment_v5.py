@@ -1,10 +1,12 @@
-"""A v5 deployment's broker API (`{base}/api/v5`): connectors and the connector probe, for Redis.
+"""A v5 deployment's broker API (`https://{deploymentId}.deployments.localhost:{port}/api/v5`): connectors
+and the connector probe, for Redis. `localcloud.emqx.deployment_api` routes a deployment's host here.
 
 Shapes and words follow EMQX (`emqx/emqx` master 50e04386): `emqx_connector_api.erl` (routes, 204 /
 400 `TEST_FAILED` / `ALREADY_EXISTS` / 404 texts), `emqx_dashboard.erl` (401 `BAD_API_KEY_OR_SECRET`,
 403 `UNAUTHORIZED_ROLE`), `emqx_bridge_redis_connector.erl` (an AUTH failure is reported as the
 Redis reply itself), `emqx_resource_pool.erl` (`{start_pool_failed, ResId, Reason}`), and
-`emqx_utils:readable_error_msg/1` for the message text.
+`emqx_utils:readable_error_msg/1` for the message text; any other path on the host is
+`emqx_dashboard_not_found.erl`'s 404.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from importlib import resources
 from typing import Any
 
 from jsonschema import Draft202012Validator
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from localcloud.emqx.basic_auth import credentials, same_secret
 from localcloud.emqx.cloud import EmqxCloud
@@ -35,9 +39,11 @@ from localcloud.emqx.redis_client import (
     parse_server,
 )
 
-BASE = "/deployments-api/{deployment_id}/api/v5"
+BASE = "/api/v5"
 NODE = "emqx@localhost"
 REDACTED = "******"
+NOT_FOUND_JSON = b'{"code": "NOT_FOUND", "message": "Request Path Not Found"}'
+NOT_FOUND_HTML = b"<html><head><title>404 - NOT FOUND</title></head><body><h1>404 - NOT FOUND</h1></body></html>"
 NAME = re.compile(r"^[0-9a-zA-Z][-0-9a-zA-Z_]*$")
 API_KEY_NOT_ALLOW_MSG = "This API Key don't have permission to access this resource"
 RESOURCE_OPTS_DEFAULTS = {
@@ -237,6 +243,18 @@ def _not_found(kind: str, name: str) -> Response:
     return emqx_error(
         404, "NOT_FOUND", f"Connector lookup failed: connector named '{name}' of type {kind} does not exist."
     )
+
+
+async def not_found(scope: Scope, receive: Receive, send: Send) -> None:
+    """Any path the dashboard has no route for: 404, worded by the request's Accept (`emqx_dashboard_not_found`)."""
+    accept = Headers(scope=scope).get("accept", "text/html")
+    if accept.startswith("application/json"):
+        response = Response(NOT_FOUND_JSON, status_code=404, media_type="application/json")
+    elif accept.startswith("text/plain"):
+        response = Response(b"404 - NOT FOUND", status_code=404, media_type="text/plain")
+    else:
+        response = Response(NOT_FOUND_HTML, status_code=404, media_type="text/html")
+    await response(scope, receive, send)
 
 
 # --- routes --------------------------------------------------------------------------------------------

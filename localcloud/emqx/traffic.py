@@ -1,8 +1,9 @@
 """Faults on demand (`localcloud.faults`) and the call log of the EMQX stand-in, in the ARM stand-in's shapes.
 
-`TrafficMiddleware` sees every request outside `/localcloud/`: it fires the first matching fault
-(`status`: an error answer, `throttle`: 429 with Retry-After, `slow`: a delay before the real answer,
-`drop`: the connection closed with no answer) and records the call with its outcome.
+`TrafficMiddleware` sees every request but the control routes (`/localcloud/` on the Platform API's host):
+it fires the first matching fault (`status`: an error answer, `throttle`: 429 with Retry-After, `slow`: a
+delay before the real answer, `drop`: the connection closed with no answer) and records the call with its
+outcome and the host it was sent to (a deployment's API is at its own host, `localcloud.emqx.hosts`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from localcloud.emqx.hosts import deployment_id_of
 from localcloud.faults import Fault, FaultBook
 
 CONTROL_PREFIX = "/localcloud/"
@@ -33,6 +35,18 @@ def call_kind(method: str, path: str, query: str) -> str:
     if path.endswith("/connectors_probe") or (path.endswith("/resources") and "test=true" in query):
         return "action"
     return "write"
+
+
+def host_name(scope: Scope) -> str:
+    """The Host header's name, lower-cased, without its port (the server's address without a header)."""
+    for name, value in scope.get("headers", []):
+        if name == b"host":
+            host: str = bytes(value).decode("latin-1").lower()
+            if host.startswith("["):
+                return host.partition("]")[0] + "]"
+            return host.rpartition(":")[0] if ":" in host else host
+    server = scope.get("server")
+    return str(server[0]) if server else ""
 
 
 def basic_username(scope: Scope) -> str | None:
@@ -104,13 +118,18 @@ class TrafficMiddleware:
         self.traffic = traffic
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(CONTROL_PREFIX):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        host = host_name(scope)
+        if scope["path"].startswith(CONTROL_PREFIX) and deployment_id_of(host) is None:
             await self.app(scope, receive, send)
             return
         method, path = scope["method"], scope["path"]
         query = scope.get("query_string", b"").decode("latin-1")
         call: dict[str, Any] = {
             "method": method,
+            "host": host,
             "path": path,
             "status": None,
             "kind": call_kind(method, path, query),

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from localcloud.stack import Stack, StackOptions
+from localcloud.stack import LINK_SECRET_SETTINGS, Stack, StackOptions
 from tests.e2e.world import NEVER, World
 
 SPEED = 50.0
@@ -24,6 +24,7 @@ def stack_world(tmp_path_factory: pytest.TempPathFactory, mode: str, **settings:
             "PROVISION_BUDGET_SECONDS": "60",
             # A password Redis refuses: a link names this setting to fail its Redis test.
             "WRONG_REDIS_PASSWORD": "not-the-redis-password",
+            "LINK_SECRET_SETTINGS": ",".join((*LINK_SECRET_SETTINGS, "WRONG_REDIS_PASSWORD")),
             **settings,
         },
     )

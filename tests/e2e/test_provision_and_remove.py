@@ -2,6 +2,7 @@
 
 import pytest
 
+from localcloud.emqx import direct
 from tests.e2e.world import World
 
 ROUTES = [
@@ -112,17 +113,17 @@ def test_removal_refuses_while_a_connector_uses_the_privatelink_ip(world: World)
         "name": "uses-privatelink",
         "parameters": {"redis_type": "single", "server": f"{ip}:6379", "database": 0},
     }
+    url, headers, extensions = direct(f"{world.emqx['deploymentApiUrl']}/connectors")
     created = world.emqx_call(
-        "POST", f"{world.emqx['deploymentApiUrl']}/connectors", json=connector, auth=world.deployment_auth()
+        "POST", url, headers=headers, extensions=extensions, json=connector, auth=world.deployment_auth()
     )
     assert created.status_code == 201, created.text
     refused = world.api.delete("/links/in-use")
     assert refused.status_code == 409, refused.text
     assert refused.json()["error"]["code"] == "PrivateLinkInUse"
     assert world.get_link("in-use")["status"]["phase"] == "running"
-    world.emqx_call(
-        "DELETE", f"{world.emqx['deploymentApiUrl']}/connectors/redis:uses-privatelink", auth=world.deployment_auth()
-    )
+    url, headers, extensions = direct(f"{world.emqx['deploymentApiUrl']}/connectors/redis:uses-privatelink")
+    world.emqx_call("DELETE", url, headers=headers, extensions=extensions, auth=world.deployment_auth())
     world.delete_until_gone("in-use")
 
 

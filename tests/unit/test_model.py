@@ -63,7 +63,7 @@ def guide_body() -> dict[str, Any]:
         "emqx": {
             "deploymentId": "w41b11c0",
             "deploymentApiVersion": "v5",
-            "deploymentApiUrl": "https://w41b11c0.eu-central-1.emqx.cloud:8443",
+            "deploymentApiUrl": "https://w41b11c0.eu-central-1.emqx.cloud:8443/api/v5",
             "apiKeySetting": "EMQX_DEPLOYMENT_API_KEY",
             "apiSecretSetting": "EMQX_DEPLOYMENT_API_SECRET",
             "redisPasswordSetting": "DEMO_REDIS_PASSWORD",

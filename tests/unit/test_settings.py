@@ -114,14 +114,72 @@ def test_settings_are_immutable() -> None:
         settings.monitor_concurrency = 1  # type: ignore[misc]
 
 
-def test_named_secret_reads_the_setting_a_link_names() -> None:
-    settings = Settings.from_mapping({**MINIMAL, "REDIS_PASSWORD_DEMO": "s3cret"})
+def test_named_secret_reads_only_a_listed_setting_a_link_names() -> None:
+    settings = Settings.from_mapping(
+        {
+            **MINIMAL,
+            "LINK_SECRET_SETTINGS": "REDIS_PASSWORD_DEMO, REDIS_PASSWORD_OTHER",
+            "REDIS_PASSWORD_DEMO": "s3cret",
+            "REDIS_PASSWORD_UNLISTED": "other",
+        }
+    )
     assert settings.named_secret("REDIS_PASSWORD_DEMO").reveal() == "s3cret"
     with pytest.raises(SettingsError) as caught:
         settings.named_secret("REDIS_PASSWORD_OTHER")
     assert caught.value.name == "REDIS_PASSWORD_OTHER"
+    with pytest.raises(SettingsError) as caught:
+        settings.named_secret("REDIS_PASSWORD_UNLISTED")
+    assert caught.value.name == "LINK_SECRET_SETTINGS"
+    with pytest.raises(SettingsError) as caught:
+        settings.named_secret("STATE_STORAGE_CONNECTION_STRING")
+    assert caught.value.name == "LINK_SECRET_SETTINGS"
     with pytest.raises(SettingsError):
         settings.named_secret("not a name")
+
+
+@pytest.mark.parametrize(
+    "reserved",
+    [
+        "EMQX_PLATFORM_API_SECRET",
+        "STATE_STORAGE_CONNECTION_STRING",
+        "AzureWebJobsStorage",
+        "IDENTITY_HEADER",
+        "MSI_SECRET",
+        "AZURE_CLIENT_SECRET",
+        "APPLICATIONINSIGHTS_CONNECTION_STRING",
+        "WEBSITE_AUTH_ENCRYPTION_KEY",
+        "FUNCTIONS_WORKER_RUNTIME",
+        "LINK_SECRET_SETTINGS",
+    ],
+)
+def test_link_secret_settings_may_not_list_a_setting_the_app_uses(reserved: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_mapping({**MINIMAL, "LINK_SECRET_SETTINGS": f"REDIS_PASSWORD_DEMO,{reserved}"})
+    assert caught.value.name == "LINK_SECRET_SETTINGS"
+    assert reserved in str(caught.value)
+
+
+def test_deployment_api_hosts_default_to_emqx_cloud_and_are_checked() -> None:
+    assert [str(p) for p in Settings.from_mapping(MINIMAL).emqx_deployment_api_hosts] == [
+        "*.emqxsl.com",
+        "*.emqxcloud.com",
+        "*.emqx.cloud",
+    ]
+    custom = Settings.from_mapping(
+        {**MINIMAL, "EMQX_DEPLOYMENT_API_HOSTS": "*.emqxsl.com, emqx-proxy.corp.example:9443"}
+    )
+    assert [str(p) for p in custom.emqx_deployment_api_hosts] == ["*.emqxsl.com", "emqx-proxy.corp.example:9443"]
+    for bad in ("*.com", "https://x.emqxsl.com", " , "):
+        with pytest.raises(SettingsError) as caught:
+            Settings.from_mapping({**MINIMAL, "EMQX_DEPLOYMENT_API_HOSTS": bad})
+        assert caught.value.name == "EMQX_DEPLOYMENT_API_HOSTS"
+
+
+def test_loopback_is_refused_unless_the_operator_allows_it() -> None:
+    assert Settings.from_mapping(MINIMAL).emqx_allow_loopback is False
+    assert Settings.from_mapping({**MINIMAL, "EMQX_ALLOW_LOOPBACK": "true"}).emqx_allow_loopback is True
+    with pytest.raises(SettingsError):
+        Settings.from_mapping({**MINIMAL, "EMQX_ALLOW_LOOPBACK": "yes"})
 
 
 def test_the_example_settings_file_is_valid() -> None:

@@ -119,6 +119,9 @@ def test_the_secret_settings_are_those_settings_holds_as_secrets(tmp_path: Path)
         "REDIS_TEST_INTERVAL": "1h",
         "PROVISION_BUDGET_SECONDS": "120",
         "UNMATCHED_CONNECTIONS": "leave",
+        "LINK_SECRET_SETTINGS": "REDIS_PASSWORD_ORDERS",
+        "EMQX_DEPLOYMENT_API_HOSTS": "*.emqxsl.com",
+        "EMQX_ALLOW_LOOPBACK": "false",
     }
     assert set(values) == set(SETTING_NAMES), "give every setting a value"
     settings = Settings.from_mapping(values)

@@ -21,10 +21,11 @@ from azure.mgmt.network.aio import NetworkManagementClient
 
 from localcloud import arm, identity
 from localcloud.emqx import create_app
+from localcloud.emqx.defaults import deployment_api_url
 from localcloud.redis_server import RedisServer
 from localcloud.serving import BackgroundServer
 from localcloud.tls import LocalCA
-from tests.localcloud.emqx.conftest import EMQX_CLIENT_ID, EMQX_SUBSCRIPTION, build_account
+from tests.localcloud.emqx.conftest import EMQX_CLIENT_ID, EMQX_SUBSCRIPTION, build_account, direct_options
 
 PROVIDER_SUBSCRIPTION = "2b7c4d1e-3f5a-4b6c-9d8e-7f6a5b4c3d2e"
 PROVIDER_CLIENT_ID = "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0"
@@ -54,17 +55,28 @@ class Stack:
         key = self.account.key
         return self.https(self.emqx_url + "/public_api/v1", (key.key, key.secret))
 
-    def v5(self) -> httpx.AsyncClient:
-        key = self.account.v5.api_keys[0]
-        return self.https(
-            f"{self.emqx_url}/deployments-api/{self.account.v5.deployment_id}/api/v5", (key.app_id, key.secret)
+    def deployment_api(self, deployment: Any) -> httpx.AsyncClient:
+        """A client for a deployment's API at its host: sent to 127.0.0.1, TLS verified by the host name."""
+        key = deployment.api_keys[0]
+        options, extensions = direct_options(deployment_api_url(self.emqx_url, deployment))
+
+        async def name_the_host(request: httpx.Request) -> None:
+            request.extensions = {**request.extensions, **extensions}
+
+        tls = ssl.create_default_context(cafile=str(self.ca_bundle))
+        return httpx.AsyncClient(
+            **options,
+            auth=(key.app_id, key.secret),
+            verify=tls,
+            timeout=10,
+            event_hooks={"request": [name_the_host]},
         )
 
+    def v5(self) -> httpx.AsyncClient:
+        return self.deployment_api(self.account.v5)
+
     def v4(self) -> httpx.AsyncClient:
-        key = self.account.v4.api_keys[0]
-        return self.https(
-            f"{self.emqx_url}/deployments-api/{self.account.v4.deployment_id}/api", (key.app_id, key.secret)
-        )
+        return self.deployment_api(self.account.v4)
 
 
 @contextlib.contextmanager

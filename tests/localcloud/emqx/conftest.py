@@ -12,8 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
-from localcloud.emqx import Deployment, DeploymentKey, PlatformKey, Project, create_app
+from localcloud.emqx import Deployment, DeploymentKey, PlatformKey, Project, create_app, direct
 from localcloud.emqx.cloud import EmqxCloud
+from localcloud.emqx.defaults import deployment_api_url
+from localcloud.emqx.hosts import deployment_host
 from localcloud.serving import BackgroundServer
 from localcloud.tls import LocalCA
 
@@ -27,6 +29,28 @@ UNREACHABLE_IDENTITY = "http://127.0.0.1:1/msi/token"
 
 def fixture(name: str) -> Any:
     return json.loads((FIXTURES / name).read_text())
+
+
+def direct_options(url: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """httpx client options for a base URL at a deployment's host (`direct`), and the extensions to send."""
+    target, headers, extensions = direct(url)
+    return {"base_url": target, "headers": headers}, extensions
+
+
+def direct_client(url: str, ca_bundle: Path, auth: tuple[str, str] | None = None) -> httpx.Client:
+    """A client with base URL `url` at a deployment's host: sent to 127.0.0.1, TLS verified by the host name."""
+    options, extensions = direct_options(url)
+
+    def name_the_host(request: httpx.Request) -> None:
+        request.extensions = {**request.extensions, **extensions}
+
+    return httpx.Client(
+        **options,
+        auth=auth,
+        verify=ssl.create_default_context(cafile=str(ca_bundle)),
+        timeout=10,
+        event_hooks={"request": [name_the_host]},
+    )
 
 
 @dataclass(frozen=True)
@@ -96,23 +120,23 @@ class StandIn:
             timeout=10,
         )
 
-    def v5(self, key: DeploymentKey | None = None) -> httpx.Client:
-        key = key or self.account.v5.api_keys[0]
-        return httpx.Client(
-            base_url=f"{self.base_url}/deployments-api/{self.account.v5.deployment_id}/api/v5",
-            auth=(key.app_id, key.secret),
-            verify=ssl.create_default_context(cafile=str(self.ca_bundle)),
-            timeout=10,
-        )
+    def host_url(self, deployment_id: str) -> str:
+        """`https://{deployment_id}.deployments.localhost:{port}`: a deployment's host, no API path."""
+        return f"https://{deployment_host(deployment_id)}:{httpx.URL(self.base_url).port}"
 
-    def v4(self) -> httpx.Client:
+    def host(self, deployment_id: str, auth: tuple[str, str] | None = None) -> httpx.Client:
+        """A client for any path on a deployment's host."""
+        return direct_client(self.host_url(deployment_id), self.ca_bundle, auth)
+
+    def v5(self, key: DeploymentKey | None = None, auth: tuple[str, str] | None = None) -> httpx.Client:
+        key = key or self.account.v5.api_keys[0]
+        url = deployment_api_url(self.base_url, self.account.v5)
+        return direct_client(url, self.ca_bundle, auth or (key.app_id, key.secret))
+
+    def v4(self, auth: tuple[str, str] | None = None) -> httpx.Client:
         key = self.account.v4.api_keys[0]
-        return httpx.Client(
-            base_url=f"{self.base_url}/deployments-api/{self.account.v4.deployment_id}/api",
-            auth=(key.app_id, key.secret),
-            verify=ssl.create_default_context(cafile=str(self.ca_bundle)),
-            timeout=10,
-        )
+        url = deployment_api_url(self.base_url, self.account.v4)
+        return direct_client(url, self.ca_bundle, auth or (key.app_id, key.secret))
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import ssl
 
 import httpx
 
-from localcloud.emqx import create_app, default_account, endpoint_entries
+from localcloud.emqx import create_app, default_account, direct, endpoint_entries
 from localcloud.serving import BackgroundServer
 from localcloud.tls import LocalCA
 from tests.localcloud.emqx.conftest import EMQX_CLIENT_ID, EMQX_SUBSCRIPTION, UNREACHABLE_ARM, UNREACHABLE_IDENTITY
@@ -32,13 +32,19 @@ def test_endpoint_entries_reach_the_platform_and_both_deployment_apis(local_ca: 
         deployments = client.get(
             entries["platformApiUrl"] + "/deployments", auth=(entries["platformApiKey"], entries["platformApiSecret"])
         ).json()
+        url, headers, extensions = direct(entries["deploymentApiUrl"] + "/connectors_probe")
         probe = client.post(
-            entries["deploymentApiUrl"] + "/connectors_probe",
+            url,
+            headers=headers,
+            extensions=extensions,
             auth=(entries["deploymentApiKey"], entries["deploymentApiSecret"]),
             json={"type": "redis", "name": "p", "parameters": {"server": "10.1.0.9:6379"}},
         )
+        url, headers, extensions = direct(entries["v4DeploymentApiUrl"] + "/resources?test=true")
         v4_test = client.post(
-            entries["v4DeploymentApiUrl"] + "/resources?test=true",
+            url,
+            headers=headers,
+            extensions=extensions,
             auth=(entries["v4DeploymentApiKey"], entries["v4DeploymentApiSecret"]),
             json={"type": "backend_redis_single", "config": {"server": "10.1.0.9:6379"}},
         )
@@ -47,6 +53,10 @@ def test_endpoint_entries_reach_the_platform_and_both_deployment_apis(local_ca: 
         (entries["deploymentId"], "v5", "Azure"),
         (entries["v4DeploymentId"], "v4", "Azure"),
     }
+    port = httpx.URL(entries["platformApiUrl"]).port
+    assert entries["deploymentApiUrl"] == f"https://{entries['deploymentId']}.deployments.localhost:{port}/api/v5"
+    assert entries["v4DeploymentApiUrl"] == f"https://{entries['v4DeploymentId']}.deployments.localhost:{port}/api/v4"
+    assert entries["deploymentApiHosts"] == f"*.deployments.localhost:{port}"
     assert probe.json()["code"] == "TEST_FAILED"
     assert v4_test.json()["code"] == 400
     assert console.json() == {"subscriptionId": EMQX_SUBSCRIPTION, "privateLinks": []}

@@ -8,8 +8,8 @@ from tests.localcloud.emqx.conftest import StandIn, fixture
 
 
 def test_bad_credentials_are_401_text(emqx: StandIn) -> None:
-    with emqx.client(auth=("app-v4", "wrong")) as client:
-        response = client.post("/deployments-api/v4d0a1b2/api/resources?test=true", json={})
+    with emqx.v4(auth=("app-v4", "wrong")) as client:
+        response = client.post("/resources?test=true", json={})
     assert response.status_code == 401
     assert response.text == "UNAUTHORIZED"
     assert response.headers["www-authenticate"] == 'Basic Realm="minirest-server"'

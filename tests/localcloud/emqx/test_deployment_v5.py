@@ -23,16 +23,16 @@ def probe_body(**parameters: Any) -> dict[str, Any]:
 
 
 def test_bad_key_is_401_as_emqx_answers_it(emqx: StandIn) -> None:
-    with emqx.client(auth=("app-v5", "wrong")) as client:
-        response = client.post("/deployments-api/w41b11c0/api/v5/connectors_probe", json=probe_body())
+    with emqx.v5(auth=("app-v5", "wrong")) as client:
+        response = client.post("/connectors_probe", json=probe_body())
     assert response.status_code == 401
     assert response.json() == fixture("v5-api.error-401-bad-api-key.response.json")
     assert response.headers["www-authenticate"] == 'Basic Realm="emqx-dashboard"'
 
 
 def test_no_credentials_is_401(emqx: StandIn) -> None:
-    with emqx.client() as client:
-        response = client.get("/deployments-api/w41b11c0/api/v5/connectors")
+    with emqx.host("w41b11c0") as client:
+        response = client.get("/api/v5/connectors")
     assert response.status_code == 401
     assert response.json()["code"] == "AUTHORIZATION_HEADER_ERROR"
 
@@ -50,8 +50,8 @@ def test_a_key_without_the_permission_is_403(emqx: StandIn) -> None:
 
 
 def test_a_v4_deployment_has_no_v5_api(emqx: StandIn) -> None:
-    with emqx.client(auth=("app-v4", "v4-secret")) as client:
-        assert client.get("/deployments-api/v4d0a1b2/api/v5/connectors").status_code == 404
+    with emqx.host("v4d0a1b2", auth=("app-v4", "v4-secret")) as client:
+        assert client.get("/api/v5/connectors").status_code == 404
 
 
 @pytest.mark.parametrize(
