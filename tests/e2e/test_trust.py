@@ -131,6 +131,7 @@ def _tamper(world: World, name: str, emqx: dict[str, str]) -> None:
         desired = json.loads(entity["Desired0"])
         desired["emqx"].update(emqx)
         entity["Desired0"] = json.dumps(desired)
+        entity["Generation"] += 1  # a new desired state: the monitor tests the link again
         table.update_entity(entity, mode=UpdateMode.MERGE)
 
 
@@ -146,12 +147,14 @@ def test_a_stored_link_reaching_past_the_operator_reaches_nothing(world: World, 
             "redisPasswordSetting": REDIS_PASSWORD_SETTING,
         },
     )
+    monitored = world.wait_for("tampered", lambda link: link["status"]["lastRedisTest"]["passed"] is False)
+    assert "EMQX_DEPLOYMENT_API_HOSTS" in monitored["status"]["lastRedisTest"]["reason"]
     tested = world.api.post("/links/tampered/test")
     assert tested.status_code == 200, tested.text
     result = tested.json()["result"]
     assert result["passed"] is False
     assert "EMQX_DEPLOYMENT_API_HOSTS" in result["reason"]
-    world.run_monitor()
+    world.api.post("/links/tampered/register")
     refused = world.api.delete("/links/tampered")
     assert refused.status_code == 409, refused.text
     assert refused.json()["error"]["code"] == "InUseCheckImpossible"
