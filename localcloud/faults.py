@@ -1,8 +1,10 @@
 """Faults on demand, shared by the stand-ins: what the next N matching requests suffer.
 
 Kinds: `status` (an error answer with that status), `throttle` (429 with Retry-After), `slow` (the real answer
-after `delaySeconds`), `drop` (the connection closed with no answer), and, where a stand-in has long-running
-operations, `lro-failed` (the request is served, the operation it starts ends Failed). Each stand-in shapes the
+after `delaySeconds`), `late` (the request is served at once, its answer held back `delaySeconds`: the work is
+done before the client hears of it, so a client that dies meanwhile never learns it), `drop` (the connection closed
+with no answer), and, where a stand-in has long-running operations, `lro-failed` (the request is served, the
+operation it starts ends Failed). Each stand-in shapes the
 answer in its service's own error body; this module only keeps the book: which faults are armed, which fired.
 """
 
@@ -15,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-KINDS = ("status", "throttle", "slow", "drop", "lro-failed")
+KINDS = ("status", "throttle", "slow", "late", "drop", "lro-failed")
 METHODS = ("GET", "PUT", "DELETE", "POST", "PATCH", "HEAD", "*")
 
 

@@ -47,8 +47,11 @@ def connection_states(pls: Json) -> list[ConnectionState]:
     ]
 
 
-async def decide_connections(run: Run, pls: Json) -> list[ConnectionState]:
-    """Apply the approval policy to every connection of `pls`; returns the states after the decisions."""
+async def decide_connections(run: Run, pls: Json, *, for_teardown: bool = False) -> list[ConnectionState]:
+    """Apply the approval policy to every connection of `pls`; returns the states after the decisions.
+
+    `for_teardown`: a removal that waits for EMQX's PrivateLink to settle before EMQX can delete it.
+    """
     link, network = run.link, run.services.network
     pls_id = link.spec.private_link_service_id
     managed = desired.owner_of(pls) == link.name
@@ -68,6 +71,7 @@ async def decide_connections(run: Run, pls: Json) -> list[ConnectionState]:
             managed=managed,
             allowed_subscriptions=allowed,
             deleting=deleting,
+            emqx_must_settle=for_teardown,
             unmatched=run.settings.unmatched_connections,
         )
         new_status = _DECIDED_STATUS.get(verdict.decision)

@@ -35,7 +35,7 @@ from shared.names import ResourceId, check_link_name
 from shared.observation import run_redis_test
 from shared.provisioning import check_references
 from shared.reconcile import PrivateLinkCache, leased, new_run, reconcile, save
-from shared.registration import register
+from shared.registration import register, registration_answer
 from shared.removal import remove
 from shared.run import Run, Services, plan_json
 from shared.settings import RegistrationMode
@@ -128,9 +128,12 @@ async def register_link(services: Services, name: str) -> Answer:
         link = await _load(services, name)  # as the run this one waited for left it
         _refuse_while_deleting(link)
         run = new_run(services, link, "register")
+        # A link not registered yet is registered by reconcile, as the monitor would; a registered one is checked.
+        first_time = link.status.phase in (Phase.PROVISIONING, Phase.PROVISIONED, Phase.FAILED, Phase.REGISTERING)
         try:
+            await _record_registration_intent(run)
             await reconcile(run, full_check=False, list_private_links=PrivateLinkCache(services))
-            answer = await register(run)
+            answer = registration_answer(run) if first_time else await register(run)
             if services.settings.registration_mode is RegistrationMode.API:
                 await _await_connection(run)
         except OperationStillRunningError as running:
@@ -141,6 +144,15 @@ async def register_link(services: Services, name: str) -> Answer:
             raise
         saved = await save(run) or run.link
     return Answer(200, answer | {"link": link_view(saved)})
+
+
+async def _record_registration_intent(run: Run) -> None:
+    """Store the wish to register before any work, so that a 202 (or a crash) at any later point is finished by
+    the monitor rather than forgotten."""
+    status = run.link.status
+    if status.phase in (Phase.PROVISIONING, Phase.PROVISIONED, Phase.FAILED) and not status.registration_requested:
+        status.registration_requested = True
+        await save(run)
 
 
 async def _store_spec(services: Services, current: Link, spec: LinkSpec) -> Link:

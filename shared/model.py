@@ -362,6 +362,9 @@ class EmqxPrivateLink(_Recorded):
     id: str | None = None
     status: str | None = None
     ip: IPv4Address | None = None
+    # When this app last learnt the id (created or found): a list of EMQX's PrivateLinks read before then says
+    # nothing about whether it still exists.
+    known_since: AwareDatetime | None = None
 
 
 class RedisTestResult(_Recorded):
@@ -388,6 +391,11 @@ class LinkStatus(_Recorded):
     message: Text | None = None
     resources: AzureResources = Field(default_factory=AzureResources)
     pls_alias: str | None = None
+    # A register call's intent, recorded before it provisions: whichever run comes next finishes the registration.
+    registration_requested: bool = False
+    # Since when a removal has waited for EMQX to let go of its PrivateLink, and whether it gave up (`shared.removal`).
+    emqx_teardown_since: AwareDatetime | None = None
+    emqx_teardown_stalled: bool = False
     connections: Annotated[list[ConnectionState], AfterValidator(_keep_first(MAX_CONNECTIONS))] = []
     emqx: EmqxPrivateLink = Field(default_factory=EmqxPrivateLink)
     last_redis_test: RedisTestResult | None = None

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from ipaddress import IPv4Address
 from typing import Any
 
@@ -20,7 +21,16 @@ from shared.settings import RegistrationMode, SettingsError
 
 log = logging.getLogger("emqx_privatelink")
 
-ListPrivateLinks = Callable[[str], Awaitable[list[dict[str, Any]]]]
+
+@dataclass(frozen=True)
+class PrivateLinkList:
+    """EMQX's PrivateLinks of one deployment, and when the read that listed them was sent."""
+
+    records: list[dict[str, Any]]
+    read_at: datetime
+
+
+ListPrivateLinks = Callable[[str], Awaitable[PrivateLinkList]]
 _REGISTERED = frozenset(
     {Phase.AWAITING_CONSOLE, Phase.AWAITING_APPROVAL, Phase.CONNECTING, Phase.RUNNING, Phase.FAILED}
 )
@@ -44,9 +54,12 @@ async def observe_emqx(run: Run, list_private_links: ListPrivateLinks) -> None:
         return
     approved = any(c.status == "Approved" for c in status.connections)
     if run.settings.registration_mode is RegistrationMode.API:
-        records = await list_private_links(link.spec.emqx.deployment_id)
-        record = next((r for r in records if str(r.get("privateLinkID", "")) == status.emqx.id), None)
+        listing = await list_private_links(link.spec.emqx.deployment_id)
+        record = next((r for r in listing.records if str(r.get("privateLinkID", "")) == status.emqx.id), None)
         if record is None:
+            known_since = status.emqx.known_since
+            if known_since is not None and listing.read_at <= known_since:
+                return  # read before this app learnt of the PrivateLink: a later read tells whether it is gone
             status.emqx.status = "missing"
             _set_phase(run, Phase.FAILED, "the EMQX PrivateLink no longer exists")
             return

@@ -1,7 +1,8 @@
 """The approval policy: a pure decision on one private endpoint connection, with its reason.
 
 Approve only a Pending connection on a Private Link Service this app manages, whose private endpoint lives in
-a subscription allowed for that link (EMQX's), while the link is not being deleted. Never touch Approved,
+a subscription allowed for that link (EMQX's), while the link is not being deleted — unless its removal waits for
+EMQX's PrivateLink to settle, which needs that connection approved. Never touch Approved,
 Rejected or Disconnected connections. Any other Pending connection stays Pending, or is rejected when the app
 setting UNMATCHED_CONNECTIONS is `reject`. The input is what ARM says now, never what an event claimed.
 """
@@ -43,17 +44,23 @@ def decide(
     allowed_subscriptions: Collection[str],
     deleting: bool,
     unmatched: UnmatchedConnections,
+    emqx_must_settle: bool = False,
 ) -> Verdict:
     if connection.status != "Pending":
         return Verdict(Decision.LEAVE, f"the connection is {connection.status}; only Pending ones are decided")
     if not managed:
         return Verdict(Decision.LEAVE, "the private link service is not managed by this app")
-    if deleting:
+    if deleting and not emqx_must_settle:
         return Verdict(Decision.LEAVE, "the link is being deleted")
     subscription = (connection.endpoint_subscription_id or "").lower()
-    if subscription and subscription in {allowed.lower() for allowed in allowed_subscriptions}:
-        return Verdict(Decision.APPROVE, f"the private endpoint is in allowed subscription {subscription}")
     source = f"subscription {subscription}" if subscription else "an unknown subscription"
-    if unmatched is UnmatchedConnections.REJECT:
-        return Verdict(Decision.REJECT, f"the private endpoint is in {source}, which is not allowed for this link")
-    return Verdict(Decision.LEAVE, f"the private endpoint is in {source}, which is not allowed for this link")
+    if subscription and subscription in {allowed.lower() for allowed in allowed_subscriptions}:
+        reason = f"the private endpoint is in allowed subscription {subscription}"
+        if deleting:
+            reason += "; the link is being deleted, and EMQX removes its PrivateLink only once it is running"
+        return Verdict(Decision.APPROVE, reason)
+    unmatched_reason = f"the private endpoint is in {source}, which is not allowed for this link"
+    if deleting or unmatched is UnmatchedConnections.LEAVE:
+        # Never reject during a removal: the connection goes with the PLS anyway.
+        return Verdict(Decision.LEAVE, unmatched_reason)
+    return Verdict(Decision.REJECT, unmatched_reason)

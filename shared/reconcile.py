@@ -9,20 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from shared.approvals import decide_connections
-from shared.errors import NotFoundError, PreconditionFailedError
-from shared.model import Link, Phase
-from shared.observation import observe_emqx, redis_test_due, run_redis_test
+from shared.errors import AppError, NotFoundError, PreconditionFailedError, TemporaryError
+from shared.model import Link, Phase, StepOutcome
+from shared.observation import ListPrivateLinks, PrivateLinkList, observe_emqx, redis_test_due, run_redis_test
 from shared.provisioning import provision
 from shared.registration import register
 from shared.removal import remove
 from shared.run import Run, Services
 
-ListPrivateLinks = Callable[[str], Awaitable[list[dict[str, Any]]]]
 _AFTER_PROVISIONING = frozenset(
     {Phase.REGISTERING, Phase.AWAITING_CONSOLE, Phase.AWAITING_APPROVAL, Phase.CONNECTING, Phase.RUNNING, Phase.FAILED}
 )
@@ -57,14 +55,29 @@ async def reconcile(
     desired_changed = status.observed_generation != link.generation
     if full_check or needs_provisioning(link):
         await provision(run, allow_replace)
-    if status.phase is Phase.REGISTERING:
+    if status.phase is Phase.REGISTERING or (
+        status.registration_requested and status.phase in (Phase.PROVISIONED, Phase.FAILED)
+    ):
         # A registration cut short (answered 202, or its caller gone) is finished by the next run, as all work is.
-        await register(run)
+        await _finish_registration(run)
     if status.phase in _AFTER_PROVISIONING:
         await _observe(run, list_private_links, desired_changed)
     if not run.dry_run:
         # Recorded only once the whole step went through, so a run cut short is re-checked (and Redis re-tested).
         status.observed_generation = link.generation
+
+
+async def _finish_registration(run: Run) -> None:
+    try:
+        await register(run)
+    except TemporaryError:
+        raise
+    except AppError as error:
+        # Refused for good (say, the deployment is gone): recorded once, not retried by every run; a new
+        # register call tries again.
+        run.link.status.registration_requested = False
+        run.step("register", StepOutcome.FAILED, error.message)
+        raise
 
 
 async def _observe(run: Run, list_private_links: ListPrivateLinks, desired_changed: bool) -> None:
@@ -156,11 +169,15 @@ class PrivateLinkCache:
 
     def __init__(self, services: Services) -> None:
         self._services = services
-        self._results: dict[str, asyncio.Task[list[dict[str, Any]]]] = {}
+        self._results: dict[str, asyncio.Task[PrivateLinkList]] = {}
 
-    async def __call__(self, deployment_id: str) -> list[dict[str, Any]]:
+    async def __call__(self, deployment_id: str) -> PrivateLinkList:
         task = self._results.get(deployment_id)
         if task is None:
-            task = asyncio.ensure_future(self._services.emqx.list_private_links(deployment_id))
+            task = asyncio.ensure_future(self._read(deployment_id))
             self._results[deployment_id] = task
         return await asyncio.shield(task)
+
+    async def _read(self, deployment_id: str) -> PrivateLinkList:
+        read_at = self._services.clock.now()
+        return PrivateLinkList(await self._services.emqx.list_private_links(deployment_id), read_at)

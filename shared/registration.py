@@ -52,7 +52,7 @@ async def verify_deployment(run: Run) -> None:
         )
 
 
-def _same_alias(record: dict[str, Any], alias: str) -> bool:
+def same_alias(record: dict[str, Any], alias: str) -> bool:
     return str(record.get("privateLinkServiceId", "")).lower() == alias.lower()
 
 
@@ -78,18 +78,28 @@ async def register(run: Run) -> dict[str, Any]:
     alias = status.pls_alias
     if alias is None:
         raise ConflictError("The Private Link Service has no alias yet; try again shortly.", code="AliasNotReady")
+    if run.settings.registration_mode is RegistrationMode.API:
+        await _register_via_api(run, alias)
+    elif status.phase is Phase.REGISTERING:
+        status.phase = Phase.AWAITING_CONSOLE
+    if not run.dry_run:
+        status.registration_requested = False
+    return registration_answer(run)
+
+
+def registration_answer(run: Run) -> dict[str, Any]:
+    """What a register call answers for a registered link: the alias, EMQX's subscription, and EMQX's
+    PrivateLink (api mode) or the steps left to the operator (console mode)."""
+    status = run.link.status
     answer: dict[str, Any] = {
-        "alias": alias,
-        "emqxSubscriptionId": emqx_sub,
+        "alias": status.pls_alias,
+        "emqxSubscriptionId": emqx_subscription(run),
         "mode": run.settings.registration_mode.value,
     }
     if run.settings.registration_mode is RegistrationMode.API:
-        await _register_via_api(run, alias)
         answer["privateLinkId"] = status.emqx.id
         answer["emqxStatus"] = status.emqx.status
     else:
-        if status.phase is Phase.REGISTERING:
-            status.phase = Phase.AWAITING_CONSOLE
         answer["consoleSteps"] = list(CONSOLE_STEPS)
     return answer
 
@@ -98,7 +108,7 @@ async def _register_via_api(run: Run, alias: str) -> None:
     emqx, status = run.services.emqx, run.link.status
     deployment_id = run.link.spec.emqx.deployment_id
     existing = next(
-        (record for record in await emqx.list_private_links(deployment_id) if _same_alias(record, alias)), None
+        (record for record in await emqx.list_private_links(deployment_id) if same_alias(record, alias)), None
     )
     dry_record: dict[str, Any] = {}
     record = (
@@ -114,7 +124,9 @@ async def _register_via_api(run: Run, alias: str) -> None:
     )
     if run.dry_run:
         return
-    status.emqx.id = str(record.get("privateLinkID") or record.get("privateLinkId") or "") or None
+    private_link_id = str(record.get("privateLinkID") or record.get("privateLinkId") or "") or None
+    if private_link_id != status.emqx.id:
+        status.emqx.id, status.emqx.known_since = private_link_id, run.services.clock.now()
     status.emqx.status = str(record.get("status") or "") or None
     if status.phase is Phase.REGISTERING:
         status.phase = Phase.AWAITING_APPROVAL

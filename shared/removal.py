@@ -7,21 +7,31 @@ deleted; the user's subnet and NICs only lose the references the link added.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import partial
 from ipaddress import IPv4Address
+from typing import Any
 
 from shared import desired
+from shared.approvals import decide_connections
 from shared.azure_network import OperationStillRunningError
-from shared.errors import ConflictError
+from shared.errors import ConflictError, InvalidRequestError
 from shared.link_trust import deployment_api
-from shared.model import Phase
+from shared.model import Phase, StepOutcome
 from shared.provisioning import delete_private_link_service, settled, stale_nic_ids, unbind_nic
+from shared.registration import same_alias
 from shared.run import PlannedCall, Run
 from shared.settings import RegistrationMode, SettingsError
 
 
 class WaitingForEmqxError(OperationStillRunningError):
     default_code = "WaitingForEmqx"
+
+
+# The states in which EMQX deletes a PrivateLink (the api-mode contract); pending and connecting ones must settle.
+REMOVABLE = frozenset({"running", "failed"})
+# How long a removal keeps at EMQX (approving its connection, asking it to delete) before it gives up and says so.
+TEARDOWN_PATIENCE = timedelta(hours=6)
 
 
 async def precheck(run: Run) -> None:
@@ -53,25 +63,12 @@ async def precheck(run: Run) -> None:
 
 
 async def remove_emqx_side(run: Run, emqx_removed: bool) -> None:
-    link, status = run.link, run.link.status
+    link = run.link
     emqx_sub = (link.spec.emqx.azure_subscription_id or run.settings.emqx_azure_subscription_id or "").lower()
-    if run.settings.registration_mode is RegistrationMode.API:
-        if status.emqx.id is None:
-            return
-        emqx = run.services.emqx
-        deployment_id = link.spec.emqx.deployment_id
-        records = await emqx.list_private_links(deployment_id)
-        if any(str(r.get("privateLinkID", "")) == status.emqx.id for r in records):
-            await run.mutate(
-                PlannedCall(
-                    "emqx", "DELETE", f"deployments/{deployment_id}/privatelinks/{status.emqx.id}", "EMQX first"
-                ),
-                partial(emqx.delete_private_link, deployment_id, status.emqx.id),
-                None,
-            )
-            if not run.dry_run:
-                raise WaitingForEmqxError("EMQX is removing its PrivateLink; the teardown goes on once it is gone.")
-        status.emqx.id = None
+    # In api mode the app removes EMQX's side itself; the caller's word counts only once the app gave up on EMQX.
+    gave_up = link.status.emqx_teardown_stalled
+    if run.settings.registration_mode is RegistrationMode.API and not (emqx_removed and gave_up):
+        await _remove_emqx_private_links(run)
         return
     if emqx_removed:
         run.audit("remove link", "emqx console", "proceed", "the caller reports EMQX's PrivateLink removed")
@@ -92,6 +89,88 @@ async def remove_emqx_side(run: Run, emqx_removed: bool) -> None:
             "Delete the PrivateLink in the EMQX console first (or repeat with ?emqxRemoved=true once done); "
             "the teardown goes on when EMQX's connection is gone."
         )
+
+
+async def _our_private_links(run: Run) -> list[dict[str, Any]]:
+    """EMQX's PrivateLinks of this link: the one recorded, and any to its PLS alias (created by a run that died
+    before it could record the id)."""
+    status, network = run.link.status, run.services.network
+    alias = status.pls_alias
+    if alias is None:
+        pls = await network.get_private_link_service(run.link.spec.private_link_service_id)
+        alias = desired.alias_of(pls) if pls is not None else None
+    records = await run.services.emqx.list_private_links(run.link.spec.emqx.deployment_id)
+    return [
+        record
+        for record in records
+        if (status.emqx.id and str(record.get("privateLinkID", "")) == status.emqx.id)
+        or (alias and same_alias(record, alias))
+    ]
+
+
+async def _remove_emqx_private_links(run: Run) -> None:
+    """Delete EMQX's PrivateLinks of the link, waiting (202) while EMQX cannot delete one yet.
+
+    EMQX deletes a PrivateLink only once it has settled, running or failed (the api-mode contract, as the EMQX
+    console does). One still pending needs its private endpoint connection approved to get there, so the
+    teardown keeps approving EMQX's connection until EMQX can let go. After `TEARDOWN_PATIENCE` of waiting the
+    app stops acting on EMQX, audits it, and says what the caller can do.
+    """
+    status, emqx = run.link.status, run.services.emqx
+    deployment_id = run.link.spec.emqx.deployment_id
+    if status.emqx_teardown_stalled:
+        raise WaitingForEmqxError(_stalled_message(status.emqx.id))
+    ours = await _our_private_links(run)
+    if not ours:
+        status.emqx.id, status.emqx.status = None, None
+        return
+    waiting_on: list[str] = []
+    for record in ours:
+        private_link_id, state = str(record.get("privateLinkID", "")), str(record.get("status", ""))
+        if state not in REMOVABLE:
+            waiting_on.append(f"{private_link_id} is {state or 'in an unknown state'}")
+            continue
+        try:
+            await run.mutate(
+                PlannedCall(
+                    "emqx", "DELETE", f"deployments/{deployment_id}/privatelinks/{private_link_id}", "EMQX first"
+                ),
+                partial(emqx.delete_private_link, deployment_id, private_link_id),
+                None,
+            )
+        except InvalidRequestError as refused:  # EMQX's 422: its PrivateLink moved on since the list was read
+            waiting_on.append(f"EMQX refused to remove {private_link_id} for now ({refused.message})")
+        else:
+            waiting_on.append(f"EMQX is removing {private_link_id}")
+    if run.dry_run:
+        return
+    if any(str(record.get("status", "")) not in REMOVABLE for record in ours):
+        pls = await run.services.network.get_private_link_service(run.link.spec.private_link_service_id)
+        if pls is not None:
+            await decide_connections(run, pls, for_teardown=True)
+    wait_for_emqx(run, "; ".join(waiting_on))
+
+
+def wait_for_emqx(run: Run, why: str) -> None:
+    """Raise the 202 of a teardown waiting for EMQX, saying why; past `TEARDOWN_PATIENCE`, give up (audited)."""
+    status, now = run.link.status, run.services.clock.now()
+    since = status.emqx_teardown_since = status.emqx_teardown_since or now
+    if now - since < TEARDOWN_PATIENCE:
+        status.message = f"Waiting for EMQX: {why}."
+        raise WaitingForEmqxError(f"The teardown waits for EMQX: {why}.")
+    status.emqx_teardown_stalled = True
+    status.message = _stalled_message(status.emqx.id)
+    run.audit("remove link", "emqx privatelink", "stalled", f"{why}; {status.message}")
+    run.step("remove EMQX's PrivateLink", StepOutcome.FAILED, status.message)
+    raise WaitingForEmqxError(status.message)
+
+
+def _stalled_message(private_link_id: str | None) -> str:
+    hours = TEARDOWN_PATIENCE.total_seconds() / 3600
+    return (
+        f"EMQX did not let go of its PrivateLink {private_link_id or '(found by the PLS alias)'} in {hours:g} hours; "
+        "remove it in EMQX, then DELETE again with ?emqxRemoved=true (audited) to tear down the Azure side."
+    )
 
 
 async def remove_azure_side(run: Run) -> None:

@@ -2,7 +2,8 @@
 
 `TrafficMiddleware` sees every request but the control routes (`/localcloud/` on the Platform API's host):
 it fires the first matching fault (`status`: an error answer, `throttle`: 429 with Retry-After, `slow`: a
-delay before the real answer, `drop`: the connection closed with no answer) and records the call with its
+delay before the real answer, `late`: the request served at once and its answer held back, `drop`: the
+connection closed with no answer) and records the call with its
 outcome and the host it was sent to (a deployment's API is at its own host, `localcloud.emqx.hosts`).
 """
 
@@ -147,14 +148,23 @@ class TrafficMiddleware:
                 if fault.kind in ("status", "throttle"):
                     await self._answer_fault(fault, send, call)
                     return
-                await asyncio.sleep(fault.delay_seconds)
+                if fault.kind == "slow":
+                    await asyncio.sleep(fault.delay_seconds)
+            held: list[Message] | None = [] if fault is not None and fault.kind == "late" else None
 
             async def recording_send(message: Message) -> None:
                 if message["type"] == "http.response.start":
                     call["status"] = message["status"]
-                await send(message)
+                if held is not None:
+                    held.append(message)
+                else:
+                    await send(message)
 
             await self.app(scope, receive, recording_send)
+            if held is not None and fault is not None:
+                await asyncio.sleep(fault.delay_seconds)
+                for message in held:
+                    await send(message)
             route = scope.get("route")
             if route is not None and hasattr(route, "path"):
                 call["endpoint"] = f"{method} {route.path}"

@@ -40,7 +40,7 @@ SPEC = {
     "emqx": {
         "deploymentId": "w41b11c0",
         "deploymentApiVersion": "v5",
-        "deploymentApiUrl": "https://w41b11c0.eastus.azure.emqx.cloud:8443",
+        "deploymentApiUrl": "https://w41b11c0.eastus.azure.emqx.cloud:8443/api/v5",
         "apiKeySetting": "EMQX_DEPLOYMENT_KEY_ORDERS",
         "apiSecretSetting": "EMQX_DEPLOYMENT_SECRET_ORDERS",
         "redisPasswordSetting": "REDIS_PASSWORD_ORDERS",

@@ -53,6 +53,25 @@ def test_nothing_is_approved_while_the_link_is_being_deleted() -> None:
     assert verdict(deleting=True) is Decision.LEAVE
 
 
+def test_a_removal_waiting_for_emqx_approves_emqx_only_and_rejects_nothing() -> None:
+    # EMQX deletes its PrivateLink only once running, which needs its connection approved.
+    assert verdict(deleting=True, emqx_must_settle=True) is Decision.APPROVE
+    for unmatched in UnmatchedConnections:
+        assert verdict(deleting=True, emqx_must_settle=True, sub=ATTACKER_SUB, unmatched=unmatched) is Decision.LEAVE
+    assert verdict(deleting=True, emqx_must_settle=True, managed=False) is Decision.LEAVE
+    assert verdict(deleting=True, emqx_must_settle=True, status="Rejected") is Decision.LEAVE
+    facts = ConnectionFacts("pe.1", "Pending", EMQX_SUB)
+    result = decide(
+        facts,
+        managed=True,
+        allowed_subscriptions=[EMQX_SUB],
+        deleting=True,
+        emqx_must_settle=True,
+        unmatched=UnmatchedConnections.LEAVE,
+    )
+    assert "being deleted" in result.reason
+
+
 def test_nothing_is_approved_when_no_subscription_is_allowed() -> None:
     assert verdict(allowed_subscriptions=[]) is Decision.LEAVE
 
