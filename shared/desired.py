@@ -12,6 +12,7 @@ adds or removes its own pool / NAT rule references on the NICs.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from shared.model import PROBE_INTERVAL_SECONDS, Forwarding, LinkSpec
@@ -59,10 +60,6 @@ def frontend_id(spec: LinkSpec) -> ResourceId:
 
 def pool_id(spec: LinkSpec) -> ResourceId:
     return spec.load_balancer_id.child("backendAddressPools", spec.resource_names.backend_pool)
-
-
-def nat_rule_id(spec: LinkSpec) -> ResourceId:
-    return spec.load_balancer_id.child("inboundNatRules", spec.resource_names.rule)
 
 
 def probe_id(spec: LinkSpec) -> ResourceId:
@@ -116,7 +113,14 @@ def load_balancer_body(spec: LinkSpec) -> Json:
         "enableFloatingIP": False,
     }
     if azure.forwarding is Forwarding.NAT_RULE:
-        properties["inboundNatRules"] = [{"name": names.rule, "properties": forward}]
+        # Inbound NAT rule V2 (V1, bound to a NIC, is retired on 2027-09-30): on the backend pool, its single
+        # member reached on the frontend port.
+        v2 = {key: value for key, value in forward.items() if key != "frontendPort"} | {
+            "frontendPortRangeStart": azure.frontend_port,
+            "frontendPortRangeEnd": azure.frontend_port,
+            "backendAddressPool": {"id": str(pool_id(spec))},
+        }
+        properties["inboundNatRules"] = [{"name": names.rule, "properties": v2}]
     else:
         properties["probes"] = [
             {
@@ -158,7 +162,9 @@ def load_balancer_shape(lb: Json) -> Json:
         return (
             _name_of_ref(rp.get("frontendIPConfiguration")),
             str(rp.get("protocol", "")).lower(),
-            rp.get("frontendPort"),
+            rp.get("frontendPort") or None,
+            rp.get("frontendPortRangeStart"),
+            rp.get("frontendPortRangeEnd"),
             rp.get("backendPort"),
             _name_of_ref(rp.get("backendAddressPool")),
             _name_of_ref(rp.get("probe")),
@@ -212,13 +218,68 @@ def _primary_ip_configuration(nic: Json) -> Json | None:
 
 
 def _nic_references(spec: LinkSpec) -> dict[str, str]:
-    refs = {"loadBalancerBackendAddressPools": str(pool_id(spec))}
-    if spec.azure.forwarding is Forwarding.NAT_RULE:
-        refs["loadBalancerInboundNatRules"] = str(nat_rule_id(spec))
-    return refs
+    # Both forwardings reach the NIC through the pool (a V2 NAT rule too); a NIC lists no NAT rule.
+    return {"loadBalancerBackendAddressPools": str(pool_id(spec))}
+
+
+def v1_nat_rules(lb: Json) -> list[str]:
+    """Names of the load balancer's inbound NAT rules of the retired V1 kind (a frontend port, bound by NICs)."""
+    return [
+        str(rule.get("name", ""))
+        for rule in _props(lb).get("inboundNatRules") or []
+        if _props(rule).get("frontendPort") and not _props(rule).get("backendAddressPool")
+    ]
 
 
 _REFERENCE_KEYS = ("loadBalancerBackendAddressPools", "loadBalancerInboundNatRules")
+
+
+def vnet_of(subnet_id: str) -> str:
+    return subnet_id.split("/subnets/", 1)[0]
+
+
+def nic_vnet(nic: Json) -> str | None:
+    """The virtual network of the NIC's primary IP configuration."""
+    primary = _primary_ip_configuration(nic)
+    subnet = str((_props(primary).get("subnet") or {}).get("id", "")) if primary is not None else ""
+    return vnet_of(subnet) if subnet else None
+
+
+_LB_CHILD = re.compile(r"^(.*/loadBalancers/[^/]+)/(?:backendAddressPools|inboundNatRules)/[^/]+$", re.IGNORECASE)
+
+
+def load_balancers_bound_to(nic: Json) -> list[str]:
+    """IDs of the load balancers whose pools or NAT rules the NIC's primary IP configuration is bound to."""
+    primary = _primary_ip_configuration(nic)
+    if primary is None:
+        return []
+    found: dict[str, None] = {}
+    for key in _REFERENCE_KEYS:
+        for ref in _props(primary).get(key) or []:
+            match = _LB_CHILD.match(str(ref.get("id", "")))
+            if match:
+                found[match.group(1)] = None
+    return list(found)
+
+
+def rule_delivering(lb: Json, nic: Json, backend_port: int) -> str | None:
+    """The name of a rule of `lb` (load-balancing rule, or inbound NAT rule of either kind) that delivers TCP on
+    `backend_port` to the NIC's primary IP configuration without floating IP, or None."""
+    primary = _primary_ip_configuration(nic)
+    if primary is None:
+        return None
+    pools = {_id(ref) for ref in _props(primary).get("loadBalancerBackendAddressPools") or []}
+    nat_rules = {_id(ref) for ref in _props(primary).get("loadBalancerInboundNatRules") or []}
+    props = _props(lb)
+    for kind in ("loadBalancingRules", "inboundNatRules"):
+        for rule in props.get(kind) or []:
+            rp = _props(rule)
+            reaches = _id(rp.get("backendAddressPool")) in pools or _id(rule) in nat_rules
+            port = rp.get("backendPort") or rp.get("frontendPort")
+            tcp = str(rp.get("protocol", "Tcp")) in ("Tcp", "All")
+            if reaches and port == backend_port and tcp and not rp.get("enableFloatingIP"):
+                return str(rule.get("name", ""))
+    return None
 
 
 def _with_references(nic: Json, spec: LinkSpec, bind: bool) -> Json | None:

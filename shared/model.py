@@ -53,6 +53,7 @@ from shared.names import (
 )
 
 MAX_HISTORY = 50
+LOAD_BALANCER_SCHEMA = 2
 MAX_DRIFT_NOTES = 20
 MAX_CONNECTIONS = 100
 MAX_TEXT = 500
@@ -391,6 +392,9 @@ class LinkStatus(_Recorded):
     message: Text | None = None
     resources: AzureResources = Field(default_factory=AzureResources)
     pls_alias: str | None = None
+    # The shape of load balancer the link was last provisioned with (`LOAD_BALANCER_SCHEMA`): an older one is
+    # provisioned again by the next run (2: inbound NAT rule V2).
+    load_balancer_schema: int = 1
     # A register call's intent, recorded before it provisions: whichever run comes next finishes the registration.
     registration_requested: bool = False
     # Since when a removal has waited for EMQX to let go of its PrivateLink, and whether it gave up (`shared.removal`).
@@ -562,6 +566,7 @@ def parse_link_spec(name: str, body: Any) -> LinkSpec:
 
 
 __all__ = [
+    "LOAD_BALANCER_SCHEMA",
     "MAX_HISTORY",
     "PROBE_INTERVAL_SECONDS",
     "AuditRecord",

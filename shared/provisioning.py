@@ -17,7 +17,7 @@ from shared import desired
 from shared.azure_network import OperationStillRunningError
 from shared.desired import Json
 from shared.errors import ConflictError, InvalidRequestError, UpstreamError
-from shared.model import LinkSpec, Phase, check_ip_in_prefix
+from shared.model import LOAD_BALANCER_SCHEMA, Forwarding, LinkSpec, Phase, check_ip_in_prefix
 from shared.names import ResourceId
 from shared.run import PlannedCall, Run
 
@@ -94,11 +94,50 @@ async def check_references(run: Run) -> None:
             problems.append(("azure.frontendIp", problem))
     if azure.nat_subnet_id is not None:
         await read("azure.natSubnetId", partial(network.get_subnet, azure.nat_subnet_id), "subnet")
+    nics = {}
     for index, nic_id in enumerate(azure.backend_nic_ids):
-        await read(f"azure.backendNicIds[{index}]", partial(network.get_network_interface, nic_id), "network interface")
+        target = f"azure.backendNicIds[{index}]"
+        nic = await read(target, partial(network.get_network_interface, nic_id), "network interface")
+        if nic is not None:
+            nics[target] = nic
+    if frontend_subnet is not None:
+        vnet = desired.vnet_of(str(azure.frontend_subnet_id))
+        problems += [
+            (target, f"the NIC is in virtual network {nic_vnet}, not the frontend's {vnet}; ARM refuses that")
+            for target, nic in nics.items()
+            if (nic_vnet := desired.nic_vnet(nic)) and nic_vnet.lower() != vnet.lower()
+        ]
     if problems:
         raise InvalidRequestError.from_problems(problems, "The link")
     await _check_ownership(run)
+    await _check_backend_ports(run, nics)
+
+
+async def _check_backend_ports(run: Run, nics: dict[str, Json]) -> None:
+    """ARM refuses a NIC PUT that makes two rules deliver the same backend port and protocol to one IP
+    configuration (RulesUseSameBackendPortProtocolAndIPConfig): find it before the first write, not at the NIC
+    PUT after the load balancer was built."""
+    spec, network = run.link.spec, run.services.network
+    ours = str(spec.load_balancer_id).lower()
+    balancers: dict[str, Json | None] = {}
+    for target, nic in nics.items():
+        for lb_id in desired.load_balancers_bound_to(nic):
+            if lb_id.lower() == ours:
+                continue
+            if lb_id.lower() not in balancers:
+                balancers[lb_id.lower()] = await network.get_load_balancer(ResourceId.parse(lb_id))
+            lb = balancers[lb_id.lower()]
+            rule = desired.rule_delivering(lb, nic, spec.azure.backend_port) if lb is not None else None
+            if rule is not None:
+                owner = desired.owner_of(lb) if lb is not None else None
+                whose = f"link {owner}'s" if owner else "the"
+                raise ConflictError(
+                    f"The NIC already receives backend port {spec.azure.backend_port} from rule {rule} of {whose} "
+                    f"load balancer {lb_id.rsplit('/', 1)[-1]}; ARM refuses two rules on one backend port and IP "
+                    "configuration (RulesUseSameBackendPortProtocolAndIPConfig). Use another backendPort or NIC.",
+                    code="BackendPortInUse",
+                    target=target,
+                )
 
 
 async def _check_ownership(run: Run) -> None:
@@ -156,6 +195,24 @@ async def ensure_load_balancer(run: Run) -> Json:
     return lb
 
 
+async def migrate_v1_nat_rules(run: Run) -> None:
+    """A link built with a V1 inbound NAT rule moves to V2 without touching its PLS: its NICs leave the V1 rule
+    (ARM refuses to change a rule a NIC is bound to), then the load balancer PUT replaces the rule with V2 and the
+    NICs join the pool it serves. Audited: traffic pauses between the two writes."""
+    spec, network = run.link.spec, run.services.network
+    if spec.azure.forwarding is not Forwarding.NAT_RULE or run.link.status.load_balancer_schema >= LOAD_BALANCER_SCHEMA:
+        return
+    lb = await network.get_load_balancer(spec.load_balancer_id)
+    if lb is None or desired.owner_of(lb) != spec.name:
+        return
+    retired = desired.v1_nat_rules(lb)
+    if not retired:
+        return
+    run.audit("migrate NAT rule", ", ".join(retired), "V1 -> V2", "inbound NAT rule V1 is retired on 2027-09-30")
+    for nic_id in dict.fromkeys([*spec.azure.backend_nic_ids, *stale_nic_ids(lb, spec)]):
+        await unbind_nic(run, nic_id)
+
+
 async def ensure_nic_bindings(run: Run, lb: Json) -> None:
     """Bind every backend NIC of the link to its pool (and NAT rule); unbind NICs the link no longer names."""
     spec, network = run.link.spec, run.services.network
@@ -166,7 +223,7 @@ async def ensure_nic_bindings(run: Run, lb: Json) -> None:
         bound = desired.nic_bound(spec, nic)
         if bound is not None:
             await run.mutate(
-                PlannedCall("arm", "PUT", str(nic_id), "add the NIC to the link's backend pool / NAT rule"),
+                PlannedCall("arm", "PUT", str(nic_id), "add the NIC to the link's backend pool"),
                 partial(network.put_network_interface, nic_id, bound, run.deadline),
                 bound,
             )
@@ -278,8 +335,11 @@ async def provision(run: Run, allow_replace: bool = False) -> None:
             if not allow_replace:
                 await ensure_private_link_service(run, allow_replace)  # raises the 409 with its reason
             await delete_private_link_service(run, run.link.spec.private_link_service_id, existing)
+    await migrate_v1_nat_rules(run)
     lb = await ensure_load_balancer(run)
     await ensure_nic_bindings(run, lb)
     await ensure_private_link_service(run, allow_replace)
+    if not run.dry_run:
+        run.link.status.load_balancer_schema = LOAD_BALANCER_SCHEMA
     if run.link.status.phase is Phase.PROVISIONING and not run.dry_run:
         run.link.status.phase = Phase.PROVISIONED

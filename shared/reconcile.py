@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 
 from shared.approvals import decide_connections
 from shared.errors import AppError, NotFoundError, PreconditionFailedError, TemporaryError
-from shared.model import Link, Phase, StepOutcome
+from shared.model import LOAD_BALANCER_SCHEMA, Link, Phase, StepOutcome
 from shared.observation import ListPrivateLinks, PrivateLinkList, observe_emqx, redis_test_due, run_redis_test
 from shared.provisioning import provision
 from shared.registration import register
@@ -32,7 +32,12 @@ def new_run(services: Services, link: Link, actor: str, *, dry_run: bool = False
 
 
 def needs_provisioning(link: Link) -> bool:
-    return link.status.phase is Phase.PROVISIONING or link.status.observed_generation != link.generation
+    status = link.status
+    return (
+        status.phase is Phase.PROVISIONING
+        or status.observed_generation != link.generation
+        or status.load_balancer_schema < LOAD_BALANCER_SCHEMA
+    )
 
 
 async def reconcile(

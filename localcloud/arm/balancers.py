@@ -197,24 +197,19 @@ class LoadBalancers(Kind):
         for item in nat_rules:
             p = item.get("properties") or {}
             nat_id = f"{lb_id}/inboundNatRules/{item['name']}"
-            stored_nat.append(
-                {
-                    "name": item["name"],
-                    "properties": {
-                        "frontendIPConfiguration": {
-                            "id": sibling(p.get("frontendIPConfiguration"), "frontendIPConfigurations", nat_id)
-                        },
-                        "frontendPort": integer(p.get("frontendPort"), "frontendPort", 1, 65534),
-                        "backendPort": integer(p.get("backendPort"), "backendPort", 1, 65535),
-                        "enableFloatingIP": bool(p.get("enableFloatingIP", False)),
-                        "idleTimeoutInMinutes": integer(
-                            p.get("idleTimeoutInMinutes"), "idleTimeoutInMinutes", 4, 30, 4
-                        ),
-                        "protocol": enum(p.get("protocol"), ("Tcp", "Udp", "All"), "protocol"),
-                        "enableTcpReset": bool(p.get("enableTcpReset", False)),
-                    },
-                }
-            )
+            nat: dict[str, Any] = {
+                "frontendIPConfiguration": {
+                    "id": sibling(p.get("frontendIPConfiguration"), "frontendIPConfigurations", nat_id)
+                },
+                "backendPort": integer(p.get("backendPort"), "backendPort", 1, 65535),
+                "enableFloatingIP": bool(p.get("enableFloatingIP", False)),
+                "idleTimeoutInMinutes": integer(p.get("idleTimeoutInMinutes"), "idleTimeoutInMinutes", 4, 30, 4),
+                "protocol": enum(p.get("protocol"), ("Tcp", "Udp", "All"), "protocol"),
+                "enableTcpReset": bool(p.get("enableTcpReset", False)),
+            }
+            pool = p.get("backendAddressPool")
+            nat.update(_nat_rule_ports(p, nat_id, sibling(pool, "backendAddressPools", nat_id) if pool else None))
+            stored_nat.append({"name": item["name"], "properties": nat})
 
         return {
             "frontendIPConfigurations": stored_frontends,
@@ -248,9 +243,10 @@ class LoadBalancers(Kind):
             members = nic_configs_referencing(state, child_id, "loadBalancerBackendAddressPools")
             if members:
                 props["backendIPConfigurations"] = [{"id": m} for m in members]
-            refs = referencing("loadBalancingRules", "backendAddressPool")
-            if refs:
-                props["loadBalancingRules"] = refs
+            for rule_type in ("loadBalancingRules", "inboundNatRules"):
+                refs = referencing(rule_type, "backendAddressPool")
+                if refs:
+                    props[rule_type] = refs
         elif child_type == "probes":
             refs = referencing("loadBalancingRules", "probe")
             if refs:
@@ -286,6 +282,37 @@ class LoadBalancers(Kind):
 
     def deleted(self, ctx: Context, resource: Resource) -> None:
         drop_nic_references(ctx.state, resource.id + "/")
+
+
+def _nat_rule_ports(props: dict[str, Any], nat_id: str, pool_id: str | None) -> dict[str, Any]:
+    """A V1 rule's `frontendPort` (bound by a NIC), or a V2 rule's `frontendPortRangeStart`/`End` and
+    `backendAddressPool` (the rule maps port start+i to the i-th member of the pool). ARM refuses a mix."""
+    v2 = {"frontendPortRangeStart", "frontendPortRangeEnd", "backendAddressPool"} & {
+        name for name, value in props.items() if value is not None
+    }
+    if not v2:
+        return {"frontendPort": integer(props.get("frontendPort"), "frontendPort", 1, 65534)}
+    if props.get("frontendPort") not in (None, 0) or len(v2) != 3:
+        raise errors.invalid_request_format(
+            f"Inbound NAT rule {nat_id} must have either frontendPort, or frontendPortRangeStart, "
+            "frontendPortRangeEnd and backendAddressPool."
+        )
+    start = integer(props.get("frontendPortRangeStart"), "frontendPortRangeStart", 1, 65534)
+    end = integer(props.get("frontendPortRangeEnd"), "frontendPortRangeEnd", 1, 65534)
+    if end < start:
+        raise errors.invalid_request_format(f"Inbound NAT rule {nat_id}: frontendPortRangeEnd is below its start.")
+    return {
+        "frontendPortRangeStart": start,
+        "frontendPortRangeEnd": end,
+        "backendAddressPool": {"id": pool_id},
+    }
+
+
+def frontend_ports(rule: dict[str, Any]) -> range:
+    """The frontend ports a NAT rule (V1 or V2) or load-balancing rule listens on."""
+    if "frontendPortRangeStart" in rule:
+        return range(rule["frontendPortRangeStart"], rule["frontendPortRangeEnd"] + 1)
+    return range(rule["frontendPort"], rule["frontendPort"] + 1)
 
 
 def drop_nic_references(state: ArmState, prefix: str) -> None:

@@ -12,6 +12,7 @@ import asyncio
 import ipaddress
 from typing import Any
 
+from localcloud.arm.balancers import frontend_ports
 from localcloud.arm.ids import key, parse_id
 from localcloud.arm.links import nic_configs_referencing
 from localcloud.arm.privatelink import find_service
@@ -107,7 +108,13 @@ async def _resolve(state: ArmState, subscription: str, ip: str, port: int) -> di
             p = rule["properties"]
             if _serves(p, frontend_id, port):
                 rule_id = f"{lb.id}/inboundNatRules/{rule['name']}"
-                backends = _backends(state, rule_id, "loadBalancerInboundNatRules")
+                if "backendAddressPool" in p:
+                    # V2: frontend port start+i goes to the i-th member of the pool (in a stable order).
+                    members = sorted(_backends(state, p["backendAddressPool"]["id"], "loadBalancerBackendAddressPools"))
+                    index = port - p["frontendPortRangeStart"]
+                    backends = members[index : index + 1]
+                else:
+                    backends = _backends(state, rule_id, "loadBalancerInboundNatRules")
                 return await _answer([*hops, frontend_id, rule_id], backends, p["backendPort"], None, port)
         for rule in lb.properties["loadBalancingRules"]:
             p = rule["properties"]
@@ -122,10 +129,11 @@ async def _resolve(state: ArmState, subscription: str, ip: str, port: int) -> di
 
 
 def _serves(rule: dict[str, Any], frontend_id: str, port: int) -> bool:
+    ports = frontend_ports(rule) if rule.get("frontendPort") != 0 else range(1, 65536)
     return (
         key(rule["frontendIPConfiguration"]["id"]) == key(frontend_id)
         and rule["protocol"] in ("Tcp", "All")
-        and rule["frontendPort"] in (port, 0)
+        and port in ports
     )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from localcloud.arm import errors
 from localcloud.arm.addressing import Allocator
+from localcloud.arm.backend_rules import check_backend_bindings
 from localcloud.arm.engine import Change, Kind, envelope
 from localcloud.arm.ids import ResourceId
 from localcloud.arm.links import resolve_lb_child, resolve_subnet
@@ -114,6 +115,7 @@ class NetworkInterfaces(Kind):
                 stored["loadBalancerInboundNatRules"] = [{"id": rule} for rule in nat_rules]
             stored.update(without(p, *_CONFIG_READ_ONLY))
             configs.append({"name": item["name"], "properties": stored})
+        check_backend_bindings(ctx.state, str(rid), configs)
         stored_props = {"ipConfigurations": configs, **without(props, *_NIC_READ_ONLY)}
         return Change(properties=stored_props, location=location, tags=body.get("tags"))
 

@@ -40,7 +40,9 @@ def test_the_guide_scenario_is_provisioned_and_a_repeat_put_writes_nothing(world
     frontend = lb["properties"]["frontendIPConfigurations"][0]
     assert (frontend["name"], frontend["properties"]["privateIPAddress"]) == ("demo-redis", "10.1.0.9")
     nat = lb["properties"]["inboundNatRules"][0]["properties"]
-    assert (nat["frontendPort"], nat["backendPort"]) == (6379, 6379)
+    # Inbound NAT rule V2: a port range on the backend pool (V1 is retired on 2027-09-30).
+    assert (nat["frontendPortRangeStart"], nat["frontendPortRangeEnd"], nat["backendPort"]) == (6379, 6379, 6379)
+    assert nat["backendAddressPool"]["id"].lower().endswith("/backendaddresspools/pool-guide")
     assert lb["tags"]["emqx-privatelink-link"] == "guide"
     pls = world.arm_get(f"{group}/providers/Microsoft.Network/privateLinkServices/demo")
     assert pls is not None
@@ -50,7 +52,8 @@ def test_the_guide_scenario_is_provisioned_and_a_repeat_put_writes_nothing(world
     assert subnet["properties"]["privateLinkServiceNetworkPolicies"] == "Disabled"
     nic = world.arm_get(network.nic_id)
     config = nic["properties"]["ipConfigurations"][0]["properties"]
-    assert config["loadBalancerInboundNatRules"][0]["id"].lower().endswith("/inboundnatrules/nat-guide-6379")
+    assert config["loadBalancerBackendAddressPools"][0]["id"].lower().endswith("/backendaddresspools/pool-guide")
+    assert not config.get("loadBalancerInboundNatRules")
 
     world.reset_calls()
     again = world.put_link("guide", body)

@@ -44,7 +44,7 @@ def test_the_guide_load_balancer() -> None:
     assert props["frontendIPConfigurations"][0]["name"] == "demo-redis"
     assert props["frontendIPConfigurations"][0]["properties"]["privateIPAddress"] == "10.1.0.9"
     rule = props["inboundNatRules"][0]["properties"]
-    assert (rule["frontendPort"], rule["backendPort"], rule["protocol"]) == (6379, 6379, "Tcp")
+    assert (rule["frontendPortRangeStart"], rule["backendPort"], rule["protocol"]) == (6379, 6379, "Tcp")
     assert rule["frontendIPConfiguration"]["id"].endswith("/loadBalancers/test01/frontendIPConfigurations/demo-redis")
     assert props["loadBalancingRules"] == [] and props["probes"] == []
     assert desired.owner_of(body) == "demo"
@@ -110,14 +110,14 @@ def nic(*, pools: list[str] = (), nat_rules: list[str] = ()) -> dict[str, Any]:
     }
 
 
-def test_binding_a_nic_adds_pool_and_nat_rule_and_keeps_the_rest() -> None:
+def test_binding_a_nic_adds_the_pool_only_and_keeps_the_rest() -> None:
     spec = guide()
     other_pool = "/subscriptions/x/resourceGroups/y/providers/Microsoft.Network/loadBalancers/z/backendAddressPools/p"
     body = desired.nic_bound(spec, nic(pools=[other_pool]))
     assert body is not None
     config = body["properties"]["ipConfigurations"][0]["properties"]
     assert [p["id"] for p in config["loadBalancerBackendAddressPools"]] == [other_pool, str(desired.pool_id(spec))]
-    assert [r["id"] for r in config["loadBalancerInboundNatRules"]] == [str(desired.nat_rule_id(spec))]
+    assert config["loadBalancerInboundNatRules"] == []  # a V2 NAT rule reaches the NIC through the pool
     assert body["tags"] == {"owner": "team"}
     assert config["privateIPAddress"] == "10.1.0.5"
 
@@ -125,14 +125,32 @@ def test_binding_a_nic_adds_pool_and_nat_rule_and_keeps_the_rest() -> None:
 def test_a_bound_nic_needs_no_write_and_unbinding_removes_only_ours() -> None:
     spec = guide()
     other_pool = "/subscriptions/x/resourceGroups/y/providers/Microsoft.Network/loadBalancers/z/backendAddressPools/p"
-    bound = nic(pools=[other_pool, str(desired.pool_id(spec)).upper()], nat_rules=[str(desired.nat_rule_id(spec))])
+    bound = nic(pools=[other_pool, str(desired.pool_id(spec)).upper()])
     assert desired.nic_bound(spec, bound) is None
     unbound = desired.nic_unbound(spec, bound)
     assert unbound is not None
     config = unbound["properties"]["ipConfigurations"][0]["properties"]
     assert [p["id"] for p in config["loadBalancerBackendAddressPools"]] == [other_pool]
-    assert config["loadBalancerInboundNatRules"] == []
     assert desired.nic_unbound(spec, nic(pools=[other_pool])) is None
+
+
+def test_the_nat_rule_is_v2_on_the_pool_and_a_v1_rule_is_found_for_migration() -> None:
+    spec = guide()
+    body = desired.load_balancer_body(spec)
+    (rule,) = body["properties"]["inboundNatRules"]
+    props = rule["properties"]
+    assert "frontendPort" not in props
+    assert (props["frontendPortRangeStart"], props["frontendPortRangeEnd"], props["backendPort"]) == (6379, 6379, 6379)
+    assert props["backendAddressPool"]["id"] == str(desired.pool_id(spec))
+    assert desired.v1_nat_rules(body) == []
+    v1 = copy.deepcopy(body)
+    v1_props = v1["properties"]["inboundNatRules"][0]["properties"]
+    for name in ("frontendPortRangeStart", "frontendPortRangeEnd", "backendAddressPool"):
+        del v1_props[name]
+    v1_props["frontendPort"] = 6379
+    assert desired.v1_nat_rules(v1) == [rule["name"]]
+    assert not desired.load_balancer_conforms(spec, v1)
+    assert desired.load_balancer_conforms(spec, body)
 
 
 def test_the_private_link_service_and_its_replacement() -> None:
@@ -179,11 +197,11 @@ def test_the_subnet_keeps_everything_but_the_policy() -> None:
     assert desired.subnet_prefix(subnet) == "10.1.0.0/24"
 
 
-def test_binding_drops_a_reference_to_a_rule_the_link_no_longer_has() -> None:
+def test_binding_drops_a_v1_nat_rule_reference_into_the_links_balancer() -> None:
     spec = guide()
     old_rule = f"{spec.load_balancer_id}/inboundNatRules/nat-demo-6380"
     other_lb_rule = "/subscriptions/x/resourceGroups/y/providers/Microsoft.Network/loadBalancers/z/inboundNatRules/r"
     body = desired.nic_bound(spec, nic(pools=[str(desired.pool_id(spec))], nat_rules=[old_rule, other_lb_rule]))
     assert body is not None
     config = body["properties"]["ipConfigurations"][0]["properties"]
-    assert [r["id"] for r in config["loadBalancerInboundNatRules"]] == [other_lb_rule, str(desired.nat_rule_id(spec))]
+    assert [r["id"] for r in config["loadBalancerInboundNatRules"]] == [other_lb_rule]
