@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from localcloud.functions_host.host import FunctionsHost
+from localcloud.functions_host.http_conversion import raw_query
 from localcloud.functions_host.invocation import InvocationFailedError, no_return_value
 from localcloud.functions_host.keys import AuthLevel, is_authorized, presented_key
 from localcloud.functions_host.loading import IndexedFunction, TriggerKind
@@ -58,7 +59,7 @@ async def _deliver(host: FunctionsHost, function: IndexedFunction, events: list[
 
 async def serve_eventgrid_webhook(request: Request) -> Response:
     host: FunctionsHost = request.app.state.host
-    if not is_authorized(host.keys, AuthLevel.SYSTEM, presented_key(request.headers, request.query_params)):
+    if not is_authorized(host.keys, AuthLevel.SYSTEM, presented_key(request.headers, raw_query(request))):
         return Response(status_code=401)
     name = request.query_params.get("functionName", "")
     function = host.functions.get(name)

@@ -67,6 +67,9 @@ class FunctionsHost:
                 runner.start()
                 self._timers.append(runner)
 
+    def timer_runner(self, function: IndexedFunction) -> TimerRunner | None:
+        return next((runner for runner in self._timers if runner.function is function), None)
+
     def find(self, name: str) -> IndexedFunction | None:
         """A function by name, ignoring case, as the admin API looks them up."""
         matches = [function for function in self.functions.values() if function.name.lower() == name.lower()]

@@ -1,9 +1,13 @@
 """Host keys and the authorization levels of the Azure Functions host.
 
-Keys are taken from the `x-functions-key` header when present, else from the `code` query parameter, as the
-host does. `function` level accepts the function key or the master key; `admin` only the master key;
-`anonymous` needs none. Extension webhooks (Event Grid) take the system key `eventgrid_extension` or the master
-key. A missing or wrong key is answered 401 with an empty body by the caller.
+Keys are taken as the host's `AuthenticationLevelHandler.GetAuthorizationKeyInfoAsync` takes them
+(Azure/azure-functions-host
+`src/WebJobs.Script.WebHost/Security/Authentication/Keys/AuthenticationLevelHandler.cs`): the first
+`x-functions-key` header when the header is present at all (even empty, which then counts as no key), else the
+first `code` query value, the name matched ignoring case. `function` level accepts the function key or the
+master key; `admin` only the master key; `anonymous` needs none. Extension webhooks (Event Grid) take the
+system key `eventgrid_extension` or the master key. A missing or wrong key is answered 401 with an empty body
+by the caller.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+
+from localcloud.functions_host.aspnet import first_value_ignoring_case, query_collection
 
 KEY_HEADER = "x-functions-key"
 KEY_QUERY_PARAMETER = "code"
@@ -65,8 +71,14 @@ class HostKeys:
         return ()
 
 
-def presented_key(headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
-    return headers.get(KEY_HEADER) or query.get(KEY_QUERY_PARAMETER) or None
+def presented_key(headers: Mapping[str, str], raw_query: str) -> str | None:
+    """The key a request presents; `headers` case-insensitive giving a header's first value (Starlette's)."""
+    presented: str | None
+    if KEY_HEADER in headers:
+        presented = headers[KEY_HEADER]
+    else:
+        presented = first_value_ignoring_case(query_collection(raw_query), KEY_QUERY_PARAMETER)
+    return presented or None
 
 
 def is_authorized(keys: HostKeys, level: AuthLevel, presented: str | None) -> bool:

@@ -141,8 +141,9 @@ def _match_segment(segment: Segment, value: str, values: dict[str, str]) -> bool
 
 
 def _decode(raw: str) -> str:
-    # Kestrel decodes the path but keeps %2F, so a value never gains a slash it did not have
-    return "%2F".join(unquote(piece) for piece in re.split("%2[fF]", raw))
+    # Kestrel decodes the path but keeps %2F as it was sent, so a value never gains a slash it did not have
+    pieces = re.split("(%2[fF])", raw)  # the escapes kept at the odd indexes
+    return "".join(piece if index % 2 else unquote(piece) for index, piece in enumerate(pieces))
 
 
 def _split_segments(text: str) -> list[str]:

@@ -1,9 +1,12 @@
-"""Timer trigger schedules as the Azure Functions host reads them: six-field NCRONTAB or a TimeSpan.
+"""Timer trigger schedules as the Azure Functions host reads them: NCRONTAB or a TimeSpan.
 
 NCRONTAB (`{second} {minute} {hour} {day} {month} {day-of-week}`) follows the NCrontab library the host
-uses: `*`, lists `a,b`, ranges `a-b`, steps `*/n`, `a-b/n` and `a/n` (from a to the end), month and day
-names matched by prefix (`Jan`, `mon`, `Tuesday`), day of week 0-6 with Sunday 0, and a day must match both
-the day-of-month and the day-of-week fields. A TimeSpan (`hh:mm:ss`, `d.hh:mm:ss`, `hh:mm`) is a constant
+uses; a five-field expression has no seconds field and fires at second 0, as the timer extension parses
+any expression that does not have exactly five fields with seconds (Azure/azure-webjobs-sdk-extensions
+`src/WebJobs.Extensions/Extensions/Timers/Scheduling/CronSchedule.cs`, `HasSeconds`). Fields: `*`, lists
+`a,b`, ranges `a-b`, steps `*/n`, `a-b/n` and `a/n` (from a to the end), month and day names matched by
+prefix (`Jan`, `mon`, `Tuesday`), day of week 0-6 with Sunday 0, and a day must match both the day-of-month
+and the day-of-week fields. A TimeSpan (`hh:mm:ss`, `d.hh:mm:ss`, `hh:mm`) is a constant
 interval counted from the previous run. `%NAME%` tokens are first replaced by app settings.
 
 Times are UTC, as on Linux plans (`WEBSITE_TIME_ZONE` is not supported here).
@@ -57,13 +60,20 @@ def parse_schedule(expression: str, app_settings: Mapping[str, str]) -> Schedule
         return IntervalSchedule(interval)
 
 
-def is_sub_minute(schedule: Schedule, moment: datetime) -> bool:
-    """More than one occurrence in the next minute: the host then keeps no schedule status (no monitor)."""
-    first = schedule.next_after(moment)
-    if first is None:
-        return False
-    second = schedule.next_after(first)
-    return second is not None and second < moment + timedelta(minutes=1)
+def monitor_disabled_by_frequency(schedule: Schedule) -> bool:
+    """True when the host turns the schedule monitor off for a frequent schedule (`TimerSchedule.Create`).
+
+    A TimeSpan under one minute, or an NCRONTAB whose minute-and-higher fields are all `*` (a field NCrontab
+    writes as `*`: every value) and that fires more than once a minute, i.e. has several seconds values
+    (Azure/azure-webjobs-sdk-extensions `src/WebJobs.Extensions/Extensions/Timers/Scheduling/TimerSchedule.cs`,
+    `ShouldDisableScheduleMonitor`; atifaziz/NCrontab `NCrontab/CrontabFieldImpl.cs`, `Format`). The host
+    counts the occurrences in the minute after startup, which only differs when startup falls exactly on one.
+    """
+    if isinstance(schedule, IntervalSchedule):
+        return schedule.interval < timedelta(minutes=1)
+    if isinstance(schedule, CronSchedule):
+        return schedule.every_minute_field_is_full() and len(schedule.seconds) > 1
+    return False
 
 
 _TIMESPAN = re.compile(r"^(?:(\d+)\.)?(\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.(\d{1,7}))?)?$")
@@ -175,10 +185,19 @@ class CronSchedule:
     @classmethod
     def parse(cls, expression: str) -> CronSchedule:
         parts = expression.split()
+        if len(parts) == len(_FIELDS) - 1:
+            parts.insert(0, "0")  # NCrontab without IncludingSeconds: second 0
         if len(parts) != len(_FIELDS):
-            raise ScheduleError(f"'{expression}' must have 6 fields: second, minute, hour, day, month, day of week")
+            raise ScheduleError(
+                f"'{expression}' must have 6 fields (second, minute, hour, day, month, day of week) or 5 (no second)"
+            )
         values = [field.parse(part) for field, part in zip(_FIELDS, parts, strict=True)]
         return cls(*values)
+
+    def every_minute_field_is_full(self) -> bool:
+        """Minute, hour, day, month and day of week all hold every value (NCrontab would write them `*`)."""
+        fields = (self.minutes, self.hours, self.days, self.months, self.days_of_week)
+        return all(len(values) == field.high - field.low + 1 for field, values in zip(_FIELDS[1:], fields, strict=True))
 
     def next_after(self, moment: datetime) -> datetime | None:
         candidate = moment.replace(microsecond=0) + timedelta(seconds=1)

@@ -62,7 +62,8 @@ def wait_until_fired(
 
 def frontend_ports(world: ReliableWorld, paths: LinkPaths) -> list[int]:
     lb = world.arm_get(paths.load_balancer) or {}
-    return [rule["properties"]["frontendPort"] for rule in lb["properties"]["inboundNatRules"]]
+    # Inbound NAT rules V2: one frontend port each (a range of one).
+    return [rule["properties"]["frontendPortRangeStart"] for rule in lb["properties"]["inboundNatRules"]]
 
 
 def assert_one_winner(answers: list[httpx.Response]) -> dict[str, Any]:

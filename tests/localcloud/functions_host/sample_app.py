@@ -25,6 +25,7 @@ class TimerRun:
     started: float
     ended: float
     schedule_status: dict[str, Any]
+    schedule: dict[str, Any]
 
 
 @dataclass
@@ -64,6 +65,20 @@ def echo(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse(
         json.dumps(answer), status_code=201, headers={"X-Echo": "yes"}, mimetype="application/json"
     )
+
+
+@bp.function_name("inspect")
+@bp.route(route="inspect/{*rest}", methods=["GET", "POST"])
+def inspect(req: func.HttpRequest) -> func.HttpResponse:
+    """What the function sees of its request, for the conversion tests."""
+    answer = {
+        "url": req.url,
+        "params": dict(req.params),
+        "headers": dict(req.headers),
+        "route_params": dict(req.route_params),
+        "body_hex": req.get_body().hex(),
+    }
+    return func.HttpResponse(json.dumps(answer), mimetype="application/json")
 
 
 @bp.function_name("items")
@@ -139,7 +154,10 @@ def tick(timer: func.TimerRequest) -> None:
     started = time.monotonic()
     time.sleep(RECORDER.tick_seconds)
     with RECORDER.lock:
-        RECORDER.ticks.append(TimerRun(timer.past_due, started, time.monotonic(), dict(timer.schedule_status)))
+        ended = time.monotonic()
+        RECORDER.ticks.append(
+            TimerRun(timer.past_due, started, ended, dict(timer.schedule_status), dict(timer.schedule))
+        )
 
 
 @bp.function_name("warmup")

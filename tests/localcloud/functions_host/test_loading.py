@@ -67,7 +67,7 @@ def test_indexing_twice_in_one_process_works() -> None:
     ("app_ref", "settings", "message"),
     [
         (SAMPLE_APP, {}, "function 'tick': '%TICK_SCHEDULE%' does not resolve to a value: app setting TICK_SCHEDULE"),
-        (SAMPLE_APP, {"TICK_SCHEDULE": "* * * * *"}, "function 'tick': '\\* \\* \\* \\* \\*' is neither"),
+        (SAMPLE_APP, {"TICK_SCHEDULE": "* * * *"}, "function 'tick': '\\* \\* \\* \\*' is neither"),
         (f"{HERE}:queue_app", {}, "function 'on_message': the trigger 'queueTrigger' is not supported"),
         (f"{HERE}:blob_output_app", {}, "function 'save': the binding 'saved' \\(blob\\) is not supported"),
         (f"{HERE}:extra_parameter_app", {}, "function 'needs_more': its Python parameters"),

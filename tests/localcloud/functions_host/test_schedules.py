@@ -10,7 +10,7 @@ from localcloud.functions_host.schedules import (
     CronSchedule,
     IntervalSchedule,
     ScheduleError,
-    is_sub_minute,
+    monitor_disabled_by_frequency,
     parse_schedule,
 )
 
@@ -46,7 +46,7 @@ def test_a_schedule_that_never_comes_has_no_next_occurrence() -> None:
 
 @pytest.mark.parametrize(
     "expression",
-    ["* * * * *", "* * * * * * *", "60 * * * * *", "* * * * * 7", "10-5 * * * * *", "*/0 * * * * *",
+    ["* * * *", "* * * * * * *", "60 * * * * *", "* * * * * 7", "10-5 * * * * *", "*/0 * * * * *",
      "1,,2 * * * * *", "* * * * Foo *", "? * * * * *", "a * * * * *"],
 )  # fmt: skip
 def test_invalid_expressions_are_refused(expression: str) -> None:
@@ -83,9 +83,27 @@ def test_settings_are_resolved_inside_the_expression() -> None:
         parse_schedule("%MISSING%", {})
 
 
-def test_sub_minute_schedules_are_recognised() -> None:
-    # as the host counts them: more than one occurrence in the minute after the start (end excluded)
-    moment = at("2024-01-01T00:00:10")
-    assert is_sub_minute(parse_schedule("*/30 * * * * *", {}), moment)
-    assert not is_sub_minute(parse_schedule("0 * * * * *", {}), moment)
-    assert is_sub_minute(parse_schedule("00:00:20", {}), moment)
+@pytest.mark.parametrize(
+    ("expression", "disabled"),
+    [
+        ("*/30 * * * * *", True),  # twice a minute
+        ("0,1 * * * * *", True),
+        ("0 * * * * *", False),  # once a minute
+        ("*/10 0 * * * *", False),  # every 10 s, but a minute field that is not `*`: the host keeps the monitor
+        ("*/10 0-59 * * * *", True),  # a full range is `*` to NCrontab
+        ("* * * * *", False),  # five fields: second 0, at most once a minute
+        ("00:00:20", True),
+        ("00:00:59", True),  # a TimeSpan under a minute, even when two runs do not fit in one
+        ("00:01:00", False),
+    ],
+)
+def test_frequent_schedules_turn_the_monitor_off_as_in_the_host(expression: str, disabled: bool) -> None:
+    # TimerSchedule.Create: a TimeSpan under a minute, or `X * * * * *` firing more than once a minute
+    assert monitor_disabled_by_frequency(parse_schedule(expression, {})) is disabled
+
+
+def test_five_fields_are_minute_to_day_of_week_at_second_zero() -> None:
+    # the timer extension parses an expression of exactly five fields without seconds (CronSchedule.HasSeconds)
+    schedule = parse_schedule("*/5 9 * * Mon", {})
+    assert schedule == CronSchedule.parse("0 */5 9 * * Mon")
+    assert schedule.next_after(at("2024-05-06T09:03:10")) == at("2024-05-06T09:05:00")
