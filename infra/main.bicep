@@ -18,6 +18,9 @@ param principalId string = ''
 @description('Comma-separated names of the resource groups (in this subscription) holding the links\' load balancers, Private Link Services, subnets and backend NICs.')
 param targetResourceGroups string = ''
 
+@description('Comma-separated names of hub resource groups (in this subscription) holding route tables, network security groups, NAT gateways, service endpoint policies, public IPs or application security groups that the target groups\' subnets and backend NICs reference; the identity gets only their join actions there.')
+param hubResourceGroups string = ''
+
 @description('Comma-separated names of the app settings that links name for their secrets (deployment API key and secret, Redis password); each is a Key Vault reference.')
 param linkSecretSettings string = ''
 
@@ -32,6 +35,11 @@ param emqxAzureSubscriptionId string = ''
 
 @description('Comma-separated host patterns a link\'s EMQX deployment API URL may name (*.domain, host or IP, each with an optional :port; without one, 443 and 8443).')
 param emqxDeploymentApiHosts string = '*.emqxsl.com,*.emqxcloud.com,*.emqx.cloud'
+
+@minValue(1)
+@maxValue(3650)
+@description('Days an audit record is kept; the monitor forgets older ones.')
+param auditRetentionDays int = 90
 
 @allowed([
   'console'
@@ -83,6 +91,7 @@ var tags = {
 }
 // Resource group names hold no spaces, so removing them tolerates "rg-a, rg-b".
 var targetGroups = empty(trim(targetResourceGroups)) ? [] : split(replace(targetResourceGroups, ' ', ''), ',')
+var hubGroups = empty(trim(hubResourceGroups)) ? [] : split(replace(hubResourceGroups, ' ', ''), ',')
 var linkSecretNames = empty(trim(linkSecretSettings)) ? [] : split(replace(linkSecretSettings, ' ', ''), ',')
 var allowedClientApplications = empty(trim(entraAllowedClientApplications)) ? [] : split(replace(entraAllowedClientApplications, ' ', ''), ',')
 
@@ -158,6 +167,7 @@ module functionApp 'modules/function-app.bicep' = {
     emqxPlatformApiKey: emqxPlatformApiKey
     emqxAzureSubscriptionId: emqxAzureSubscriptionId
     emqxDeploymentApiHosts: emqxDeploymentApiHosts
+    auditRetentionDays: auditRetentionDays
     registrationMode: registrationMode
     monitorSchedule: monitorSchedule
     monitorConcurrency: monitorConcurrency
@@ -172,49 +182,19 @@ module functionApp 'modules/function-app.bicep' = {
 }
 
 // ONLY the Microsoft.Network actions shared/azure_network.py performs (tests/unit/test_role_actions.py derives
-// them from the module's SDK calls), plus the linked-access checks ARM makes on the references those writes send.
+// them from the module's SDK calls), plus the linked-access checks ARM makes on the references those writes send:
+// infra/network-role.json, one file that localcloud's ARM enforces too (its `why` says what needs each action).
+var networkRoleDefinition = loadJsonContent('network-role.json')
+
 resource networkRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = if (!empty(targetGroups)) {
   name: guid(subscription().id, environmentName, 'emqx-privatelink-network')
   properties: {
-    roleName: 'EMQX PrivateLink automation (${environmentName}, ${resourceToken})'
-    description: 'Reads and writes the load balancers, Private Link Services and their connections of EMQX PrivateLinks, and binds backend NICs.'
+    roleName: '${networkRoleDefinition.name} (${environmentName}, ${resourceToken})'
+    description: networkRoleDefinition.description
     type: 'CustomRole'
     permissions: [
       {
-        actions: [
-          // subnets.get / begin_create_or_update: privateLinkServiceNetworkPolicies on the NAT subnet
-          'Microsoft.Network/virtualNetworks/subnets/read'
-          'Microsoft.Network/virtualNetworks/subnets/write'
-          // network_interfaces.get / begin_create_or_update: backend pool (and NAT rule) membership is a NIC PUT
-          'Microsoft.Network/networkInterfaces/read'
-          'Microsoft.Network/networkInterfaces/write'
-          // load_balancers.get / begin_create_or_update / begin_delete
-          'Microsoft.Network/loadBalancers/read'
-          'Microsoft.Network/loadBalancers/write'
-          'Microsoft.Network/loadBalancers/delete'
-          // private_link_services.get / begin_create_or_update / begin_delete
-          'Microsoft.Network/privateLinkServices/read'
-          'Microsoft.Network/privateLinkServices/write'
-          'Microsoft.Network/privateLinkServices/delete'
-          // private_link_services.list_ / get_ / update_ / begin_delete_private_endpoint_connection(s)
-          'Microsoft.Network/privateLinkServices/privateEndpointConnections/read'
-          'Microsoft.Network/privateLinkServices/privateEndpointConnections/write'
-          'Microsoft.Network/privateLinkServices/privateEndpointConnections/delete'
-          // The SDK pollers GET the Azure-AsyncOperation and Location URLs of every long-running write and delete.
-          'Microsoft.Network/locations/operations/read'
-          'Microsoft.Network/locations/operationResults/read'
-          // Linked access: the load balancer's frontend, the PLS NAT IP configuration and every NIC PUT (which
-          // sends its ip configuration's subnet back) reference a subnet.
-          'Microsoft.Network/virtualNetworks/subnets/join/action'
-          // Linked access: a NIC PUT that adds the link's backend pool / inbound NAT rule references them.
-          'Microsoft.Network/loadBalancers/backendAddressPools/join/action'
-          'Microsoft.Network/loadBalancers/inboundNatRules/join/action'
-          // Linked access: the Private Link Service references the load balancer's frontend IP configuration.
-          'Microsoft.Network/loadBalancers/frontendIPConfigurations/join/action'
-          // Linked access: a subnet or NIC PUT sends its network security group back (Microsoft's Private Link
-          // RBAC list names it for the same reason).
-          'Microsoft.Network/networkSecurityGroups/join/action'
-        ]
+        actions: networkRoleDefinition.actions
         notActions: []
         dataActions: []
         notDataActions: []
@@ -233,6 +213,37 @@ module networkRoleAssignments 'modules/network-role-assignment.bicep' = [for gro
   }
 }]
 
+// A hub resource group holds what the spokes' subnets and backend NICs reference (route tables, network security
+// groups, NAT gateways, service endpoint policies, public IPs, application security groups). ARM checks the join
+// action on each of them whenever the app sends a subnet or NIC back, so the identity gets the join actions there,
+// and nothing else: a link can never create or change a resource in a hub group.
+resource hubNetworkRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = if (!empty(hubGroups)) {
+  name: guid(subscription().id, environmentName, 'emqx-privatelink-hub')
+  properties: {
+    roleName: '${networkRoleDefinition.hub.name} (${environmentName}, ${resourceToken})'
+    description: networkRoleDefinition.hub.description
+    type: 'CustomRole'
+    permissions: [
+      {
+        actions: networkRoleDefinition.hub.actions
+        notActions: []
+        dataActions: []
+        notDataActions: []
+      }
+    ]
+    assignableScopes: [for group in hubGroups: '${subscription().id}/resourceGroups/${group}']
+  }
+}
+
+module hubRoleAssignments 'modules/network-role-assignment.bicep' = [for group in hubGroups: {
+  name: 'hub-role-${uniqueString(group)}'
+  scope: resourceGroup(group)
+  params: {
+    roleDefinitionId: hubNetworkRole.id
+    principalId: identity.outputs.principalId
+  }
+}]
+
 output AZURE_LOCATION string = location
 output AZURE_TENANT_ID string = tenant().tenantId
 output AZURE_RESOURCE_GROUP string = appGroup.name
@@ -242,5 +253,6 @@ output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output AZURE_KEY_VAULT_NAME string = vault.outputs.name
 output EVENTGRID_DEADLETTER_CONTAINER string = storage.outputs.deadLetterContainerName
 output TARGET_RESOURCE_GROUPS string = join(targetGroups, ',')
+output HUB_RESOURCE_GROUPS string = join(hubGroups, ',')
 output LINK_SECRET_SETTINGS string = join(linkSecretNames, ',')
 output AZURE_MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId

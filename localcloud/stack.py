@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 
 from localcloud import arm, identity
+from localcloud.arm.authorization import network_rbac
 from localcloud.azurite import PROJECT_ROOT, Azurite
 from localcloud.emqx import create_app as create_emqx
 from localcloud.emqx.defaults import default_account, endpoint_entries
@@ -126,8 +127,12 @@ class Stack:
             EMQX_CLIENT_ID: [f"/subscriptions/{EMQX_SUBSCRIPTION_ID}"],
         }
         arm_sock, identity_sock, emqx_sock = bind_loopback(), bind_loopback(), bind_loopback()
+        # The app's identity holds only the network role of infra/network-role.json, as deployed, but assigned on the
+        # whole subscription so that every test's resource groups are in scope; a test narrows it with
+        # PUT /localcloud/rbac (the operator and EMQX identities are not under RBAC).
+        rbac = network_rbac(APP_CLIENT_ID, [f"/subscriptions/{SUBSCRIPTION_ID}"])
         arm_listener = Listener(
-            arm.create_app(identities=identities, token_key=token_key, tenant_id=TENANT_ID, speed=speed),
+            arm.create_app(identities=identities, token_key=token_key, tenant_id=TENANT_ID, speed=speed, rbac=rbac),
             arm_sock,
             ca.server,
         )
@@ -165,6 +170,7 @@ class Stack:
             "emqxSubscriptionId": EMQX_SUBSCRIPTION_ID,
             "tenantId": TENANT_ID,
             "operatorClientId": OPERATOR_CLIENT_ID,
+            "appClientId": APP_CLIENT_ID,
         }
         self.endpoints["identity"] = {"endpoint": identity_endpoint, "header": identity_header}
         self.endpoints["emqx"] = endpoint_entries(emqx_listener.base_url, account)

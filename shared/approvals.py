@@ -2,6 +2,10 @@
 
 One ARM read (the PLS, which carries its connections and its ownership tags) serves both the decision and the
 connection states the link reports. Events only wake this up; they are never trusted for the facts.
+
+A decision counts (audited, reported Approved or Rejected) only once ARM reports the connection with that status
+and `provisioningState` Succeeded: an update still running is reported Pending, and one that ended Failed did not
+take, so the connection is decided again by the next run (an approval always; a rejection only if this app made it).
 """
 
 from __future__ import annotations
@@ -9,7 +13,6 @@ from __future__ import annotations
 from functools import partial
 
 from shared import desired
-from shared.azure_network import OperationStillRunningError
 from shared.desired import Json
 from shared.model import ConnectionState, Phase
 from shared.names import ResourceId
@@ -18,6 +21,8 @@ from shared.provisioning import emqx_subscription
 from shared.run import PlannedCall, Run
 
 _DECIDED_STATUS = {Decision.APPROVE: "Approved", Decision.REJECT: "Rejected"}
+_DECISION_OF = {status: decision for decision, status in _DECIDED_STATUS.items()}
+_ACTOR = "by emqx-azure-privatelink"
 
 
 def _endpoint_id(connection: Json) -> ResourceId | None:
@@ -33,18 +38,51 @@ def _status(connection: Json) -> str:
     return str(state.get("status", "Pending"))
 
 
+def _description(connection: Json) -> str:
+    state = (connection.get("properties") or {}).get("privateLinkServiceConnectionState") or {}
+    return str(state.get("description", ""))
+
+
+def _decided_here(connection: Json) -> bool:
+    """This app's own decision (its description says so: see decide_connections)."""
+    return _description(connection).startswith(f"{_status(connection)} {_ACTOR}")
+
+
+def _reported_status(connection: Json) -> str:
+    """Approved or Rejected only once ARM's update of the connection Succeeded; Pending before, or if it failed."""
+    status = _status(connection)
+    if status in _DECISION_OF and desired.provisioning_state(connection) != "Succeeded":
+        return "Pending"
+    return status
+
+
+def _policy_status(connection: Json) -> str:
+    """The status the policy decides on: a decision whose update ARM ended Failed did not take, so the connection
+    is decided again (an approval always; a rejection only if it was this app's)."""
+    status = _status(connection)
+    if desired.failed(connection) and (status == "Approved" or (status == "Rejected" and _decided_here(connection))):
+        return "Pending"
+    return status
+
+
 def connection_states(pls: Json) -> list[ConnectionState]:
     return [
         ConnectionState(
             name=str(c.get("name", "")),
             private_endpoint_id=_endpoint_id(c),
-            status=_status(c),
-            description=str(
-                ((c.get("properties") or {}).get("privateLinkServiceConnectionState") or {}).get("description", "")
-            ),
+            status=_reported_status(c),
+            description=_description(c),
         )
         for c in desired.connections_of(pls)
     ]
+
+
+def _record(run: Run, state: ConnectionState) -> None:
+    """Record an audited decision in the link at once, so that a later failure of the same run (its status is saved
+    all the same) cannot make the next run audit it a second time."""
+    if not run.dry_run:
+        others = [c for c in run.link.status.connections if c.name != state.name]
+        run.link.status.connections = [*others, state]
 
 
 async def decide_connections(run: Run, pls: Json, *, for_teardown: bool = False) -> list[ConnectionState]:
@@ -58,12 +96,25 @@ async def decide_connections(run: Run, pls: Json, *, for_teardown: bool = False)
     allowed = [sub for sub in (emqx_subscription(run),) if sub]
     deleting = link.status.phase in (Phase.DELETING, Phase.DELETED)
     known_pending = {c.name for c in link.status.connections if c.status == "Pending"}
+    recorded = {c.name: c.status for c in link.status.connections}
     states = []
-    for observed in connection_states(pls):
+    for connection, observed in zip(desired.connections_of(pls), connection_states(pls), strict=True):
         state = observed
+        decided = _status(connection)
+        if (
+            state.status in _DECISION_OF
+            and _decided_here(connection)
+            and recorded.get(state.name) != state.status
+            and not run.dry_run
+        ):
+            # This app's decision, which ARM completed after the run that made it ended (still Updating then):
+            # audited now that it counts.
+            reason = _description(connection).removeprefix(f"{decided} {_ACTOR}:").strip()
+            run.audit("decide connection", state.name, _DECISION_OF[decided].value, reason)
+            _record(run, state)
         facts = ConnectionFacts(
             name=state.name,
-            status=state.status,
+            status=_policy_status(connection),
             endpoint_subscription_id=state.private_endpoint_id.subscription_id if state.private_endpoint_id else None,
         )
         verdict = decide(
@@ -76,20 +127,17 @@ async def decide_connections(run: Run, pls: Json, *, for_teardown: bool = False)
         )
         new_status = _DECIDED_STATUS.get(verdict.decision)
         if new_status is not None:
-            description = f"{new_status} by emqx-azure-privatelink: {verdict.reason}"
-            try:
-                await run.mutate(
-                    PlannedCall("arm", "PUT", f"{pls_id}/privateEndpointConnections/{state.name}", verdict.reason),
-                    partial(network.set_connection_state, pls_id, state.name, new_status, description, run.deadline),
-                    None,
-                )
-            except OperationStillRunningError:
-                # ARM took the decision and completes it by itself: the next run finds the connection decided
-                # and has nothing to audit, so this run audits it.
-                run.audit("decide connection", state.name, verdict.decision.value, verdict.reason)
-                raise
+            description = f"{new_status} {_ACTOR}: {verdict.reason}"
+            # Raises OperationStillRunningError while ARM's update runs (the run that finds it Succeeded audits it)
+            # and TemporaryError when it ended Failed (the next run decides again): audited only once it counts.
+            await run.mutate(
+                PlannedCall("arm", "PUT", f"{pls_id}/privateEndpointConnections/{state.name}", verdict.reason),
+                partial(network.set_connection_state, pls_id, state.name, new_status, description, run.deadline),
+                None,
+            )
             run.audit("decide connection", state.name, verdict.decision.value, verdict.reason)
             state = state.model_copy(update={"status": new_status, "description": description})
+            _record(run, state)
         elif facts.status == "Pending" and state.name not in known_pending:
             run.audit("decide connection", state.name, verdict.decision.value, verdict.reason)
         states.append(state)

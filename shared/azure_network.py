@@ -8,12 +8,17 @@ Errors are mapped once (azure-core error types → shared.errors):
     404 on a read                          → None ("absent")
     404 on a delete                        → success (already gone)
     404 on a write                         → InvalidRequestError (what it names does not exist)
-    408/429/5xx, 409 AnotherOperation…,
+    408/429/5xx, a temporary code (below),
     dropped connections and timeouts       → TemporaryError (retry later; `retry_after` when ARM said)
     400                                    → InvalidRequestError with ARM's code (the request cannot succeed)
     403                                    → UpstreamError AuthorizationFailed (the app's role lacks an action)
     409                                    → ConflictError, 412 → PreconditionFailedError
-Upstream messages are cut short; a response body is never copied whole into an error.
+    an operation that ended Failed         → by its code: temporary (below) or UpstreamError
+The temporary codes (`_TEMPORARY_CODES`) count as the error's code or any of its details' codes, answered to a
+request or as the final status of a long-running operation (azure-core raises HttpResponseError from
+`poller.result()` with the status poll's 200 and its `error`: code "Canceled" with a detail
+CanceledAndSupersededDueToAnotherOperation, or "RetryableError"...). A write the next run makes again is never
+a permanent failure. Upstream messages are cut short; a response body is never copied whole into an error.
 """
 
 from __future__ import annotations
@@ -55,8 +60,32 @@ from shared.settings import Settings
 Json = dict[str, Any]
 T = TypeVar("T")
 
-_TEMPORARY_CODES = frozenset({"AnotherOperationInProgress", "RetryableErrorDueToAnotherOperation"})
+# Each says "the same write later": the next run (the PUT's 202, the monitor) makes it again.
+_TEMPORARY_CODES = frozenset(
+    {
+        # 409: a write of this or a dependent resource is running (microsoft/AzureTRE#2222,
+        # pulumi/pulumi-azure-native#903: two subnets of one VNet written at once).
+        "AnotherOperationInProgress",
+        "RetryableErrorDueToAnotherOperation",
+        # 429, or an operation ending Failed: Code="RetryableError" Message="A retryable error occurred."
+        # (hashicorp/terraform-provider-azurerm#70, hashicorp/terraform#7986, pulumi/pulumi-azure-native#1450).
+        "RetryableError",
+        # An operation that a newer write of the resource canceled: status Canceled, error.code "Canceled" with a
+        # detail CanceledAndSupersededDueToAnotherOperation (radius-project/radius azure_containerlb.go,
+        # iterative/terraform-provider-iterative#341; cloud-provider-azure retries on it:
+        # consts.OperationCanceledErrorMessage).
+        "Canceled",
+        "CanceledAndSupersededDueToAnotherOperation",
+        # A resource the write references is Updating (429 RetryableError, in the details) or Failed (400) until
+        # it is PUT again: the next run PUTs the link's own load balancer, PLS and NICs again when ARM left them
+        # Failed (shared.provisioning), and the monitor finishes once a Failed subnet is repaired by its owner.
+        "ReferencedResourceNotProvisioned",
+    }
+)
 _MESSAGE_LIMIT = 300
+# An authorization refusal names the actions and the (linked) scopes the role lacks: the operator needs all of it.
+_AUTHORIZATION_MESSAGE_LIMIT = 900
+_AUTHORIZATION_CODES = frozenset({"AuthorizationFailed", "LinkedAuthorizationFailed"})
 
 
 class OperationStillRunningError(TemporaryError):
@@ -65,9 +94,9 @@ class OperationStillRunningError(TemporaryError):
     default_code = "OperationInProgress"
 
 
-def _cut(text: str | None) -> str:
+def _cut(text: str | None, limit: int = _MESSAGE_LIMIT) -> str:
     text = (text or "").strip()
-    return text if len(text) <= _MESSAGE_LIMIT else text[: _MESSAGE_LIMIT - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _retry_after(error: HttpResponseError) -> int | None:
@@ -86,11 +115,24 @@ def map_arm_error(error: Exception, action: str) -> AppError:
         raise TypeError(f"not an Azure error: {type(error).__name__}") from error
     status = error.status_code or 0
     code = (error.error.code if error.error else None) or f"Http{status}"
-    message = _cut(error.error.message if error.error else error.reason)
+    limit = _AUTHORIZATION_MESSAGE_LIMIT if code in _AUTHORIZATION_CODES else _MESSAGE_LIMIT
+    message = _cut(error.error.message if error.error else error.reason, limit)
     text = f"Azure refused to {action}: {code}: {message}"
-    if status in (408, 429) or status >= 500 or code in _TEMPORARY_CODES:
+    if status in (408, 429) or status >= 500 or not _TEMPORARY_CODES.isdisjoint(_codes(error)):
         return TemporaryError(text, code=code, retry_after=_retry_after(error))
     return _PERMANENT_BY_STATUS.get(status, UpstreamError)(text, code=code)
+
+
+def _codes(error: HttpResponseError) -> set[str]:
+    """The error's code and its details' codes (ARM puts the reason of a Canceled or RetryableError there)."""
+    codes: set[str] = set()
+    pending = [error.error] if error.error else []
+    while pending:
+        item = pending.pop()
+        if item.code:
+            codes.add(str(item.code))
+        pending.extend(item.details or [])
+    return codes
 
 
 # 400 and a write's 404: the request cannot succeed as it stands; 403: the app's role lacks an action.
@@ -286,6 +328,14 @@ class AzureNetwork:
             except TemporaryError as error:
                 # ARM accepted the change: it goes on in Azure even if its progress cannot be read just now.
                 raise OperationStillRunningError(f"Azure is still working to {action}.") from error
+        state = _provisioning_state(result)
+        if state != "Succeeded":
+            # The decision did not take: ARM shows the connection Failed (or Canceled); the next run decides it
+            # again, and nothing is recorded as decided meanwhile.
+            raise TemporaryError(
+                f"Azure could not {action}: the connection's update ended {state}; it is tried again.",
+                code="ConnectionUpdateFailed",
+            )
         return result
 
     async def delete_connection(self, pls: ResourceId, connection_name: str, deadline: float) -> None:

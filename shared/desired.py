@@ -206,6 +206,14 @@ def provisioning_state(resource: Json) -> str:
     return str(_props(resource).get("provisioningState", "Succeeded"))
 
 
+def failed(resource: Json) -> bool:
+    """ARM left the resource Failed (or Canceled): whatever it holds, it does not conform. Every write that
+    references it fails with ReferencedResourceNotProvisioned until it is PUT again, which is how
+    cloud-provider-azure repairs one (kubernetes-sigs/cloud-provider-azure azure_loadbalancer_repo.go,
+    kubernetes/kubernetes#95748)."""
+    return provisioning_state(resource) in ("Failed", "Canceled")
+
+
 # -- backend NICs ----------------------------------------------------------------------------------------------
 
 

@@ -37,6 +37,7 @@ from shared.provisioning import check_references
 from shared.reconcile import PrivateLinkCache, leased, new_run, reconcile, save
 from shared.registration import register, registration_answer
 from shared.removal import remove
+from shared.retention import Pruned, prune
 from shared.run import Run, Services, plan_json
 from shared.settings import RegistrationMode
 
@@ -350,6 +351,7 @@ class MonitorReport:
     checked: int = 0
     errors: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    pruned: Pruned = field(default_factory=Pruned)
 
     @property
     def failed(self) -> bool:
@@ -395,4 +397,6 @@ async def run_monitor(services: Services) -> MonitorReport:
         links, token = await services.store.list_links(100, token)
         await asyncio.gather(*(check(link) for link in links))
         if token is None:
-            return report
+            break
+    report.pruned = await prune(services)
+    return report

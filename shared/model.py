@@ -56,7 +56,7 @@ MAX_HISTORY = 50
 LOAD_BALANCER_SCHEMA = 2
 MAX_DRIFT_NOTES = 20
 MAX_CONNECTIONS = 100
-MAX_TEXT = 500
+MAX_TEXT = 1000
 # Keeps one stored link inside a Table Storage entity (1 MiB) even with long IDs; a service behind a
 # Private Link Service has a handful of backends.
 MAX_BACKEND_NICS = 100
@@ -568,6 +568,7 @@ def parse_link_spec(name: str, body: Any) -> LinkSpec:
 __all__ = [
     "LOAD_BALANCER_SCHEMA",
     "MAX_HISTORY",
+    "MAX_TEXT",
     "PROBE_INTERVAL_SECONDS",
     "AuditRecord",
     "AzureResources",

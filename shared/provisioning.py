@@ -165,7 +165,7 @@ async def ensure_subnets(run: Run) -> None:
     nat_subnet = await network.get_subnet(nat_id)
     if nat_subnet is None:
         raise InvalidRequestError.from_problems([("azure.natSubnetId", "no such subnet")], "The link")
-    if not desired.subnet_allows_private_link_service(nat_subnet):
+    if not desired.subnet_allows_private_link_service(nat_subnet) or desired.failed(nat_subnet):
         body = desired.subnet_with_policies_disabled(nat_subnet)
         await run.mutate(
             PlannedCall("arm", "PUT", str(nat_id), "disable privateLinkServiceNetworkPolicies for the PLS NAT IP"),
@@ -181,7 +181,8 @@ async def ensure_load_balancer(run: Run) -> Json:
     body = desired.load_balancer_body(spec)
     if lb is not None and desired.owner_of(lb) != spec.name:
         raise _not_owned(spec, lb, "load balancer", "azure.names.loadBalancer")
-    if lb is None or not desired.load_balancer_conforms(spec, lb):
+    # A load balancer ARM left Failed is PUT again before anything references it (its NICs, the PLS).
+    if lb is None or desired.failed(lb) or not desired.load_balancer_conforms(spec, lb):
         why = "create the internal Standard load balancer" if lb is None else "bring the load balancer to the link"
         lb = await run.mutate(
             PlannedCall("arm", "PUT", str(lb_id), why),
@@ -220,7 +221,7 @@ async def ensure_nic_bindings(run: Run, lb: Json) -> None:
         nic = await settled(run, partial(network.get_network_interface, nic_id), f"NIC {nic_id.name}")
         if nic is None:
             raise InvalidRequestError.from_problems([(f"azure.backendNicIds[{index}]", "no such NIC")], "The link")
-        bound = desired.nic_bound(spec, nic)
+        bound = _nic_write(desired.nic_bound(spec, nic), nic)
         if bound is not None:
             await run.mutate(
                 PlannedCall("arm", "PUT", str(nic_id), "add the NIC to the link's backend pool"),
@@ -258,12 +259,30 @@ def stale_nic_ids(lb: Json, spec: LinkSpec) -> list[ResourceId]:
     return list(found)
 
 
+def _nic_write(change: Json | None, nic: Json) -> Json | None:
+    """The NIC PUT to make: `change` (this link's references added or removed), or, when there is none and ARM
+    left the NIC Failed, the NIC as it is, PUT back: a Failed NIC fails every write that references it
+    (ReferencedResourceNotProvisioned, kubernetes/kubernetes#65025) until it is PUT again."""
+    if change is not None or not desired.failed(nic):
+        return change
+
+    def without_state(props: Json) -> Json:
+        return {key: value for key, value in props.items() if key != "provisioningState"}
+
+    properties = without_state(nic.get("properties") or {})
+    properties["ipConfigurations"] = [
+        {"name": c.get("name"), "id": c.get("id"), "properties": without_state(c.get("properties") or {})}
+        for c in properties.get("ipConfigurations") or []
+    ]
+    return {key: nic[key] for key in ("location", "tags") if key in nic} | {"properties": properties}
+
+
 async def unbind_nic(run: Run, nic_id: ResourceId) -> None:
     network, spec = run.services.network, run.link.spec
     nic = await settled(run, lambda: network.get_network_interface(nic_id), f"NIC {nic_id.name}")
     if nic is None:
         return
-    unbound = desired.nic_unbound(spec, nic)
+    unbound = _nic_write(desired.nic_unbound(spec, nic), nic)
     if unbound is not None:
         await run.mutate(
             PlannedCall("arm", "PUT", str(nic_id), "remove the NIC from the link's backend pool / NAT rule"),
@@ -290,7 +309,7 @@ async def ensure_private_link_service(run: Run, allow_replace: bool) -> Json:
             )
         await delete_private_link_service(run, pls_id, pls)
         pls = None
-    if pls is None or not desired.private_link_service_conforms(pls, body):
+    if pls is None or desired.failed(pls) or not desired.private_link_service_conforms(pls, body):
         why = "create the Private Link Service" if pls is None else "bring the Private Link Service to the link"
         pls = await run.mutate(
             PlannedCall("arm", "PUT", str(pls_id), why),

@@ -70,6 +70,7 @@ async def reconcile(
     if not run.dry_run:
         # Recorded only once the whole step went through, so a run cut short is re-checked (and Redis re-tested).
         status.observed_generation = link.generation
+        status.message = None  # whatever a refused write said is over
 
 
 async def _finish_registration(run: Run) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
+from shared import desired
+from shared.azure_network import OperationStillRunningError
 from shared.errors import ConflictError, InvalidRequestError, NotFoundError
 from shared.model import Phase
 from shared.provisioning import emqx_subscription, ensure_private_link_service
@@ -74,7 +76,14 @@ async def register(run: Run) -> dict[str, Any]:
     await verify_deployment(run)
     if status.phase in (Phase.PROVISIONING, Phase.PROVISIONED, Phase.FAILED):
         status.phase = Phase.REGISTERING
-    await ensure_private_link_service(run, allow_replace=False)
+    pls = await ensure_private_link_service(run, allow_replace=False)
+    state = desired.provisioning_state(pls)
+    if state != "Succeeded":
+        # EMQX would build its private endpoint on a PLS that is not provisioned (Updating, or Failed until it is
+        # PUT again): the alias goes to EMQX once ARM reports the PLS Succeeded; the next run goes on.
+        raise OperationStillRunningError(
+            f"The Private Link Service is {state}; its alias goes to EMQX once Azure reports it Succeeded."
+        )
     alias = status.pls_alias
     if alias is None:
         raise ConflictError("The Private Link Service has no alias yet; try again shortly.", code="AliasNotReady")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from shared.errors import AppError, TemporaryError
 from shared.model import AuditRecord, Link, StepOutcome, StepRecord
 from shared.settings import Settings
 
@@ -96,8 +97,18 @@ class Run:
             self.plan.append(call)
             return dry_result
         started = self.services.clock.monotonic()
-        result = await action()
-        self.step(f"{call.method} {call.target.rsplit('/', 1)[-1]}", StepOutcome.SUCCEEDED, call.why, started)
+        name = f"{call.method} {call.target.rsplit('/', 1)[-1]}"
+        try:
+            result = await action()
+        except TemporaryError:
+            raise  # Azure or EMQX goes on, or the next run retries: nothing to report yet
+        except AppError as refused:
+            # Refused for good as it stands: the link says why (GET shows it) until a write goes through.
+            self.step(name, StepOutcome.FAILED, refused.message, started)
+            if not self.dry_run:
+                self.link.status.message = refused.message
+            raise
+        self.step(name, StepOutcome.SUCCEEDED, call.why, started)
         return result
 
     def step(self, step: str, outcome: StepOutcome, detail: str, started: float | None = None) -> None:

@@ -31,7 +31,7 @@ import binascii
 import hashlib
 import json
 import secrets
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from types import TracebackType
@@ -197,6 +197,16 @@ def _audit_row_key(at: datetime) -> str:
     return f"{at.astimezone(UTC):%Y%m%dT%H%M%S%fZ}-{secrets.token_hex(4)}"
 
 
+async def _delete_up_to(table: TableClient, entities: AsyncIterator[TableEntity], limit: int) -> int:
+    deleted = 0
+    async for entity in entities:
+        if deleted >= limit:
+            break
+        await table.delete_entity(entity["PartitionKey"], entity["RowKey"])
+        deleted += 1
+    return deleted
+
+
 class Store:
     def __init__(self, service: TableServiceClient, table_prefix: str) -> None:
         self._service = service
@@ -358,18 +368,31 @@ class Store:
         with _storage_errors("release event"):
             await table.delete_entity(digest[:2], digest)
 
-    async def forget_events_seen_before(self, cutoff: datetime) -> int:
-        """Drop de-dup records older than `cutoff` (Event Grid stops retrying after 24 h); returns how many."""
+    async def forget_events_seen_before(self, cutoff: datetime, limit: int) -> int:
+        """Drop up to `limit` de-dup records older than `cutoff` (Event Grid stops retrying after 24 h); returns
+        how many."""
         table = await self._table(EVENTS)
         query = table.query_entities(
-            "SeenAt lt @cutoff", parameters={"cutoff": cutoff}, select=["PartitionKey", "RowKey"]
+            "SeenAt lt @cutoff",
+            parameters={"cutoff": cutoff},
+            select=["PartitionKey", "RowKey"],
+            results_per_page=limit,
         )
-        forgotten = 0
         with _storage_errors("forget events"):
-            async for entity in query:
-                await table.delete_entity(entity["PartitionKey"], entity["RowKey"])
-                forgotten += 1
-        return forgotten
+            return await _delete_up_to(table, query, limit)
+
+    async def forget_audit_before(self, cutoff: datetime, limit: int) -> int:
+        """Drop up to `limit` audit records older than `cutoff` (their RowKey starts with their time); returns how
+        many."""
+        table = await self._table(AUDIT)
+        query = table.query_entities(
+            "RowKey lt @cutoff",
+            parameters={"cutoff": _audit_row_key(cutoff).split("-", 1)[0]},
+            select=["PartitionKey", "RowKey"],
+            results_per_page=limit,
+        )
+        with _storage_errors("forget audit records"):
+            return await _delete_up_to(table, query, limit)
 
     # Rate budgets
 

@@ -18,6 +18,7 @@ param emqxPlatformApiUrl string
 param emqxPlatformApiKey string
 param emqxAzureSubscriptionId string
 param emqxDeploymentApiHosts string
+param auditRetentionDays int
 param registrationMode string
 param monitorSchedule string
 param monitorConcurrency int
@@ -105,6 +106,10 @@ var productSettings = [
   {
     name: 'UNMATCHED_CONNECTIONS'
     value: unmatchedConnections
+  }
+  {
+    name: 'AUDIT_RETENTION_DAYS'
+    value: string(auditRetentionDays)
   }
   {
     // The only settings a link may name for its secrets: the Key Vault references below.

@@ -11,16 +11,21 @@ Construction (keyword-only, plain values)::
                                # above 1, answers carry retry-after-ms instead of Retry-After
         clock=time.time,       # epoch-seconds callable; LRO progress and token expiry read it (see clock.ManualClock)
         eventgrid={"caBundle": None, "pendingConnectionEvents": False, "duplicates": 0, "shuffle": False},
+        rbac=None,             # Azure RBAC for some identities: {"principals", "roles", "assignments"}
+                               # (authorization.py; network_rbac() builds the app's from infra/network-role.json)
     ) -> Starlette
 
 Serve it with TLS (`localcloud.tls`, `localcloud.serving`). Clients authenticate with bearer tokens from the
-managed identity endpoint (`localcloud.identity`); each identity may touch only its scopes. The app exposes
+managed identity endpoint (`localcloud.identity`); each identity may touch only its scopes, and an identity under
+RBAC only what its role assignments grant, with ARM's linked-access checks on PUT bodies. The app exposes
 `app.state.arm` (ArmState), `app.state.topic` (the Event Grid SystemTopic), `app.state.faults`, `app.state.calls`.
 
 Paths: the real Microsoft.Network ones (any api-version; case-insensitive) for resource groups, virtualNetworks
 (+subnets), networkInterfaces, loadBalancers (+backendAddressPools, inboundNatRules, probes, loadBalancingRules,
 frontendIPConfigurations, networkInterfaces), privateLinkServices (+privateEndpointConnections), privateEndpoints,
-operation status; plus the control API under /localcloud (README.md of this package).
+routeTables (+routes), networkSecurityGroups (+securityRules, defaultSecurityRules), applicationSecurityGroups,
+natGateways, publicIPAddresses, serviceEndpointPolicies (+serviceEndpointPolicyDefinitions), operation status;
+plus the control API under /localcloud (README.md of this package).
 """
 
 from localcloud.arm.app import create_app

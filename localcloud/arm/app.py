@@ -14,6 +14,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
+from localcloud.arm.authorization import Rbac, rbac_routes
 from localcloud.arm.calls import CallLog
 from localcloud.arm.clock import Clock
 from localcloud.arm.control import control_routes
@@ -39,11 +40,14 @@ def create_app(
     speed: float = 1.0,
     clock: Clock = time.time,
     eventgrid: Mapping[str, Any] | None = None,
+    rbac: Mapping[str, Any] | None = None,
 ) -> Starlette:
     if speed <= 0:
         raise ValueError("speed must be positive")
     state = state if state is not None else ArmState()
     known = identities_from(identities)
+    # Azure RBAC for the identities the document names (authorization.py); the others keep their scope prefixes.
+    access = Rbac(rbac, [identity.client_id for identity in known.values()])
     subscriptions = sorted(
         {scope.split("/")[2] for ids in identities.values() for scope in ids if scope.count("/") >= 2}
     )
@@ -81,11 +85,18 @@ def create_app(
         state.clear()
         faults.clear()
         calls.clear()
+        access.restore()
         await topic.reset(options)
 
     authority = TokenAuthority(key=token_key, tenant_id=tenant_id, clock=clock)
     frontend = ArmFrontend(
-        rt=runtime, router=Router(vm_id_of), authority=authority, identities=known, faults=faults, calls=calls
+        rt=runtime,
+        router=Router(vm_id_of),
+        authority=authority,
+        identities=known,
+        faults=faults,
+        calls=calls,
+        rbac=access,
     )
 
     @contextlib.asynccontextmanager
@@ -101,7 +112,7 @@ def create_app(
     app = Starlette(
         routes=[
             Mount("/localcloud/eventgrid", routes=eventgrid_routes(topic)),
-            Mount("/localcloud", routes=control_routes(state, faults, calls, reset)),
+            Mount("/localcloud", routes=[*control_routes(state, faults, calls, reset), *rbac_routes(access)]),
             Mount("/", app=frontend),  # everything else is ARM (paths are case-insensitive there)
         ],
         lifespan=lifespan,
@@ -110,6 +121,7 @@ def create_app(
     app.state.topic = topic
     app.state.faults = faults
     app.state.calls = calls
+    app.state.rbac = access
     return app
 
 

@@ -164,7 +164,8 @@ class PrivateEndpoints(Kind):
             connection = ctx.state.get(connection_rid)
             if connection is None or not creates_connection:
                 return
-            connection.state = "Succeeded"
+            if not connection.operation:  # else the provider's update of it (privatelink.py) decides its state
+                connection.state = "Succeeded"
             connection_state = connection.properties["privateLinkServiceConnectionState"]
             if connection_state["description"] == "Auto Approved":
                 connection_state["description"] = "Approved"

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from localcloud.arm import errors
-from localcloud.arm.ids import PROVIDER, ResourceId
+from localcloud.arm.ids import PROVIDER, ResourceId, parse_id
 from localcloud.arm.protocol import (
     Context,
     Reply,
@@ -23,6 +23,7 @@ from localcloud.arm.protocol import (
     emit,
     lro_headers,
     start_operation,
+    superseded_write,
 )
 from localcloud.arm.state import ArmState, Resource, ResourceGroup
 from localcloud.arm.validation import check_name
@@ -75,6 +76,74 @@ def envelope(resource: Resource, properties: dict[str, Any], *, tracked: bool = 
     if resource.sku is not None:
         body["sku"] = resource.sku
     return body
+
+
+# How the Network RP names the operations of each type in its messages ("PutNicOperation", "PutSubnetOperation",
+# "DeleteNicOperation", "PutVirtualNetworkOperation", "PutLoadBalancerOperation": kubernetes/kubernetes#65025,
+# hashicorp/terraform#7986, coreos/tectonic-installer#1460, iterative/terraform-provider-iterative#341,
+# radius-project/radius; the PLS and private endpoint names follow the same pattern, not captured).
+_OPERATION_NOUNS = {
+    ("virtualNetworks",): "VirtualNetwork",
+    ("virtualNetworks", "subnets"): "Subnet",
+    ("networkInterfaces",): "Nic",
+    ("loadBalancers",): "LoadBalancer",
+    ("privateLinkServices",): "PrivateLinkService",
+    ("privateEndpoints",): "PrivateEndpoint",
+    ("publicIPAddresses",): "PublicIpAddress",  # gardener/gardener-extension-provider-azure#2
+    ("serviceEndpointPolicies",): "ServiceEndpointPolicy",
+}
+
+
+def operation_name(types: tuple[str, ...], verb: str) -> str:
+    """`Put{Noun}Operation` / `Delete{Noun}Operation`, the noun the type's singular (networkSecurityGroups:
+    PutNetworkSecurityGroupOperation)."""
+    noun = _OPERATION_NOUNS.get(types)
+    if noun is None:
+        plural = types[-1]
+        singular = (
+            plural[:-3] + "y"
+            if plural.endswith("ies")
+            else plural.removesuffix("es" if plural.endswith("sses") else "s")
+        )
+        noun = singular[:1].upper() + singular[1:]
+    return f"{verb}{noun}Operation"
+
+
+def _referenced_ids(value: Any) -> list[str]:
+    """Every `{"id": "/subscriptions/..."}` reference in a stored body."""
+    found: list[str] = []
+    if isinstance(value, dict):
+        ref = value.get("id")
+        if isinstance(ref, str) and ref.lower().startswith("/subscriptions/"):
+            found.append(ref)
+        for item in value.values():
+            found += _referenced_ids(item)
+    elif isinstance(value, list):
+        for item in value:
+            found += _referenced_ids(item)
+    return found
+
+
+def check_references_provisioned(ctx: Context, rid: ResourceId, properties: dict[str, Any]) -> None:
+    """ARM refuses a write whose body references a resource left Failed, until that resource is PUT again
+    successfully: 400 ReferencedResourceNotProvisioned (errors.py). cloud-provider-azure repairs it that way:
+    kubernetes-sigs/cloud-provider-azure pkg/provider/azure_loadbalancer_repo.go CreateOrUpdateLB, on
+    consts.ReferencedResourceNotProvisionedMessageCode, "Perform a dummy update to fix the provisioning state"
+    of the referenced public IP (kubernetes/kubernetes#95748). A child's state is its top-level resource's (a
+    load balancer's pools and NAT rules show the load balancer's). References into the resource itself are
+    not checked: its own PUT is what repairs it. Not modelled: the 429 RetryableError ARM gives while the
+    referenced resource is only Updating (hashicorp/terraform-provider-azurerm#70).
+    """
+    own = rid.key
+    for reference in _referenced_ids(properties):
+        parsed = parse_id(reference)
+        if parsed is None or parsed.key == own or parsed.key.startswith(own + "/"):
+            continue
+        target = ctx.state.get(parsed) or ctx.state.get(parsed.top)
+        if target is not None and target.state == "Failed":
+            raise errors.referenced_resource_not_provisioned(
+                reference, str(rid), target.state, target.operation or operation_name(target.rid.types, "Put")
+            )
 
 
 def require_group(ctx: Context, subscription: str, name: str, *, writing: bool = False) -> ResourceGroup:
@@ -139,11 +208,15 @@ def put_resource(ctx: Context, kind: Kind, rid: ResourceId, body: Any) -> Reply:
     parent = require_parent(ctx, rid)
     existing = ctx.state.get(rid)
     check_conditions(ctx, existing.etag if existing else None)
-    check_not_locked(ctx, rid.top.key)
+    # A top-level resource's write still in flight is superseded by this one; any other lock is a 409.
+    superseded = superseded_write(ctx, rid.key) if rid.parent is None else None
+    if rid.parent is not None:
+        check_not_locked(ctx, rid.top.key)
     if not isinstance(body, dict):
         raise errors.invalid_request_format("The request body must be a JSON object.")
     rid = existing.rid if existing is not None else canonical(ctx, rid, group)
     change = kind.prepare(ctx, rid, existing, body)
+    check_references_provisioned(ctx, rid, change.properties)
 
     resource = existing or Resource(
         rid=rid, location=change.location, properties={}, resource_guid=change.resource_guid or str(uuid.uuid4())
@@ -154,6 +227,7 @@ def put_resource(ctx: Context, kind: Kind, rid: ResourceId, body: Any) -> Reply:
     resource.sku = change.sku
     resource.extra.update(change.extra)
     resource.state = "Updating"
+    resource.operation = operation_name(rid.types, "Put")
     resource.touch()
     ctx.state.put(resource)
     if parent is not None:
@@ -187,7 +261,11 @@ def put_resource(ctx: Context, kind: Kind, rid: ResourceId, body: Any) -> Reply:
         retry_after=kind.timing.retry_after,
         lock_keys=(rid.top.key,),
         finish=finish,
+        resource_key=rid.key,
+        name=resource.operation,
     )
+    if superseded is not None:
+        superseded.supersede(operation.name, operation.id)
     headers = lro_headers(ctx, operation, location_header=False, notify=kind.timing.notify)
     return Reply(201 if existing is None else 200, kind.render(ctx.state, resource), headers)
 
@@ -227,6 +305,7 @@ def delete_resource(ctx: Context, kind: Kind, rid: ResourceId) -> Reply:
     check_not_locked(ctx, rid.top.key)
     kind.check_delete(ctx, resource)
     resource.state = "Deleting"
+    resource.operation = operation_name(rid.types, "Delete")
 
     def finish(succeeded: bool) -> None:
         if ctx.state.get(resource.rid) is not resource:
@@ -257,5 +336,7 @@ def delete_resource(ctx: Context, kind: Kind, rid: ResourceId) -> Reply:
         lock_keys=(rid.top.key,),
         finish=finish,
         deletes=True,
+        resource_key=rid.key,
+        name=resource.operation,
     )
     return Reply(202, None, lro_headers(ctx, operation, location_header=True, notify=kind.timing.notify))

@@ -139,6 +139,53 @@ def another_operation_in_progress(operation_url: str) -> ArmError:
     )
 
 
+def operation_canceled(name: str, operation_id: str, by_name: str, by_id: str) -> dict[str, Any]:
+    """The `error` of an async operation that a newer write of the same resource canceled (status `Canceled`).
+
+    Verbatim shape of a Network RP operation status quoted in radius-project/radius
+    pkg/corerp/handlers/azure_containerlb.go ("Operation PutLoadBalancerOperation (…) was canceled and
+    superseded by operation PutLoadBalancerOperation (…)."); the same code and message in
+    iterative/terraform-provider-iterative#341 (PutVirtualNetworkOperation) and Azure/azure-cli#21156.
+    """
+    return {
+        "code": "Canceled",
+        "message": "Operation was canceled.",
+        "details": [
+            {
+                "code": "CanceledAndSupersededDueToAnotherOperation",
+                "message": f"Operation {name} ({operation_id}) was canceled and superseded by operation {by_name} "
+                f"({by_id}).",
+            }
+        ],
+    }
+
+
+def referenced_resource_not_provisioned(referenced: str, referencing: str, state: str, operation: str) -> ArmError:
+    """A write whose body references a resource left Failed (until that resource is PUT again successfully).
+
+    Message as quoted in kubernetes/kubernetes#65025 (a Failed NIC, PutNicOperation),
+    gardener/gardener-extension-provider-azure#2 (a Failed public IP, PutPublicIpAddressOperation) and a 400 of
+    a subnet write quoting a Failed NIC ipConfiguration (terraform, "StatusCode=400").
+    """
+    return ArmError(
+        400,
+        "ReferencedResourceNotProvisioned",
+        f"Cannot proceed with operation because resource {referenced} used by resource {referencing} is not in "
+        f"Succeeded state. Resource is in {state} state and the last operation that updated/is updating the "
+        f"resource is {operation}.",
+        details=[],
+    )
+
+
+# Default messages of async operation errors injected by the `lro-failed` fault, by code.
+OPERATION_ERROR_MESSAGES = {
+    # hashicorp/terraform-provider-azurerm#70, pulumi/pulumi-azure-native#1450: Code="RetryableError"
+    # Message="A retryable error occurred." (an early Azure spelling was "occured").
+    "RetryableError": "A retryable error occurred.",
+    "InternalServerError": "An internal error occurred in the operation.",
+}
+
+
 def subscription_throttled(subscription: str, principal: str, budget: str, retry_after: str) -> ArmError:
     return ArmError(
         429,

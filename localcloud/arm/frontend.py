@@ -18,6 +18,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from localcloud.arm import errors
+from localcloud.arm.authorization import Rbac
 from localcloud.arm.calls import CallLog, RateBudgets, call_kind
 from localcloud.arm.protocol import Context, Reply, Runtime
 from localcloud.arm.router import Route, Router
@@ -41,6 +42,7 @@ class ArmFrontend:
         identities: dict[str, ManagedIdentity],
         faults: FaultBook,
         calls: CallLog,
+        rbac: Rbac | None = None,
     ):
         self.rt = rt
         self.router = router
@@ -48,6 +50,7 @@ class ArmFrontend:
         self.identities = identities
         self.faults = faults
         self.calls = calls
+        self.rbac = rbac
         self.budgets = RateBudgets(rt.clock)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -90,8 +93,10 @@ class ArmFrontend:
             if not api_version:
                 raise errors.missing_api_version()
             route = self.router.route(method, path)
-            _authorize(identity, route)
+            self._authorize(identity, route)
             body = await _json_body(request) if method in ("PUT", "POST", "PATCH") else None
+            if method == "PUT" and self.rbac is not None and self.rbac.enforces(identity):
+                self.rbac.authorize_links(identity, route.action, route.scope, body)
             ctx = Context(
                 rt=self.rt,
                 identity=identity,
@@ -156,6 +161,13 @@ class ArmFrontend:
             )
         return identity, claims, None
 
+    def _authorize(self, identity: ManagedIdentity, route: Route) -> None:
+        if self.rbac is not None and self.rbac.enforces(identity):
+            subscription = route.subscription if route.subscription_wide else None
+            self.rbac.authorize(identity, route.action, route.scope, subscription=subscription)
+        else:
+            _authorize(identity, route)
+
     async def _apply_fault(
         self,
         fault: Fault,
@@ -219,9 +231,12 @@ def _subscription_of(path: str) -> str:
 
 
 def _failure(fault: Fault) -> dict[str, Any]:
+    """The `error` the operation an `lro-failed` fault hits ends with (`code` "Canceled": ends Canceled instead,
+    superseded by a write of the same request that completes in its place; see ArmState.settle)."""
+    code = fault.code or "InternalServerError"
     return {
-        "code": fault.code or "InternalServerError",
-        "message": fault.message or "An internal error occurred in the operation.",
+        "code": code,
+        "message": fault.message or errors.OPERATION_ERROR_MESSAGES.get(code, "The operation failed."),
         "details": [],
     }
 

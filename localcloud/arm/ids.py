@@ -13,7 +13,20 @@ PROVIDER = "Microsoft.Network"
 
 TOP_TYPES = {
     name.lower(): name
-    for name in ("virtualNetworks", "networkInterfaces", "loadBalancers", "privateLinkServices", "privateEndpoints")
+    for name in (
+        "virtualNetworks",
+        "networkInterfaces",
+        "loadBalancers",
+        "privateLinkServices",
+        "privateEndpoints",
+        # What the subnets and NICs of a hub-spoke network reference (one module each, registered in extras.py).
+        "routeTables",
+        "networkSecurityGroups",
+        "applicationSecurityGroups",
+        "natGateways",
+        "publicIPAddresses",
+        "serviceEndpointPolicies",
+    )
 }
 CHILD_TYPES = {
     ("virtualnetworks", "subnets"): "subnets",
@@ -28,6 +41,10 @@ CHILD_TYPES = {
     ("privatelinkservices", "ipconfigurations"): "ipConfigurations",
     ("privateendpoints", "manualprivatelinkserviceconnections"): "manualPrivateLinkServiceConnections",
     ("privateendpoints", "privatelinkserviceconnections"): "privateLinkServiceConnections",
+    ("routetables", "routes"): "routes",
+    ("networksecuritygroups", "securityrules"): "securityRules",
+    ("networksecuritygroups", "defaultsecurityrules"): "defaultSecurityRules",
+    ("serviceendpointpolicies", "serviceendpointpolicydefinitions"): "serviceEndpointPolicyDefinitions",
 }
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from localcloud.arm import errors
 from localcloud.arm.addressing import Allocator
+from localcloud.arm.associations import CONFIG_LINK_FIELDS, NIC_LINK_FIELDS, config_links, nic_links
 from localcloud.arm.backend_rules import check_backend_bindings
 from localcloud.arm.engine import Change, Kind, envelope
 from localcloud.arm.ids import ResourceId
@@ -86,6 +87,7 @@ class NetworkInterfaces(Kind):
         allocator = Allocator(ctx.state, exclude={rid.key})
         explicit_primary = any((item.get("properties") or {}).get("primary") for item in items)
         configs = []
+        public_ips: dict[str, str] = {}  # public IPs the ip configurations of this body took
         for index, item in enumerate(items):
             p = item.get("properties") or {}
             config_id = f"{rid}/ipConfigurations/{item['name']}"
@@ -113,10 +115,15 @@ class NetworkInterfaces(Kind):
                 stored["loadBalancerBackendAddressPools"] = [{"id": pool} for pool in pools]
             if nat_rules:
                 stored["loadBalancerInboundNatRules"] = [{"id": rule} for rule in nat_rules]
-            stored.update(without(p, *_CONFIG_READ_ONLY))
+            stored.update(without(p, *_CONFIG_READ_ONLY, *CONFIG_LINK_FIELDS))
+            stored.update(config_links(ctx.state, p, config_id, location=location, nic_key=rid.key, claimed=public_ips))
             configs.append({"name": item["name"], "properties": stored})
         check_backend_bindings(ctx.state, str(rid), configs)
-        stored_props = {"ipConfigurations": configs, **without(props, *_NIC_READ_ONLY)}
+        stored_props = {
+            "ipConfigurations": configs,
+            **without(props, *_NIC_READ_ONLY, *NIC_LINK_FIELDS),
+            **nic_links(ctx.state, props, str(rid), location),
+        }
         return Change(properties=stored_props, location=location, tags=body.get("tags"))
 
     def render(self, state: ArmState, resource: Resource) -> dict[str, Any]:

@@ -6,6 +6,7 @@ import ipaddress
 from typing import Any
 
 from localcloud.arm import errors
+from localcloud.arm.associations import SUBNET_LINK_FIELDS, subnet_links
 from localcloud.arm.engine import Change, Kind, envelope
 from localcloud.arm.ids import ResourceId
 from localcloud.arm.links import private_endpoints_in, subnet_users
@@ -34,9 +35,16 @@ def _network(prefix: Any, owner_id: str) -> Network:
 
 
 def subnet_properties(
-    subnet_id: ResourceId, props: dict[str, Any], vnet_networks: list[Network], siblings: dict[str, Network]
+    subnet_id: ResourceId,
+    props: dict[str, Any],
+    vnet_networks: list[Network],
+    siblings: dict[str, Network],
+    *,
+    state: ArmState,
+    location: str | None,
 ) -> dict[str, Any]:
-    """The stored form of a subnet, checked against its VNet's address space and its sibling subnets."""
+    """The stored form of a subnet, checked against its VNet's address space and its sibling subnets; its NSG,
+    route table, NAT gateway and service endpoint policies must exist in the VNet's region (associations.py)."""
     prefix = props.get("addressPrefix") or next(iter(props.get("addressPrefixes") or []), None)
     if not prefix:
         raise errors.invalid_request_format(f"Subnet {subnet_id} must have an addressPrefix.")
@@ -63,7 +71,8 @@ def subnet_properties(
             default="Enabled",
         ),
     }
-    for name, value in without(props, *_SUBNET_READ_ONLY).items():
+    stored.update(subnet_links(state, props, str(subnet_id), location))
+    for name, value in without(props, *_SUBNET_READ_ONLY, *SUBNET_LINK_FIELDS).items():
         stored.setdefault(name, value)
     return stored
 
@@ -84,7 +93,9 @@ class Subnets(Kind):
             for s in ctx.state.children(vnet, "subnets")
             if s.key != rid.key
         }
-        props = subnet_properties(rid, body.get("properties") or {}, vnet_networks(vnet), siblings)
+        props = subnet_properties(
+            rid, body.get("properties") or {}, vnet_networks(vnet), siblings, state=ctx.state, location=vnet.location
+        )
         return Change(properties=props, location=None)
 
     def render(self, state: ArmState, resource: Resource) -> dict[str, Any]:
@@ -121,7 +132,9 @@ class VirtualNetworks(Kind):
         claimed: dict[str, Network] = {}
         for item in named_items(props.get("subnets"), "subnets"):
             subnet_id = rid.child("subnets", item["name"])
-            stored = subnet_properties(subnet_id, item.get("properties") or {}, networks, claimed)
+            stored = subnet_properties(
+                subnet_id, item.get("properties") or {}, networks, claimed, state=ctx.state, location=location
+            )
             claimed[subnet_id.key] = ipaddress.ip_network(stored["addressPrefix"])
             planned[subnet_id.key] = (subnet_id, stored)
         current = ctx.state.children(existing, "subnets") if existing else []

@@ -1,7 +1,10 @@
 """Status of asynchronous operations, as Microsoft.Network serves them.
 
 `.../locations/{loc}/operations/{id}` (Azure-AsyncOperation) always answers 200 with `{"status"}`: InProgress with a
-Retry-After that grows 10, 20, ... as recorded, then Succeeded, or Failed with an `error`.
+Retry-After that grows 10, 20, ... as recorded, then Succeeded, or Failed with an `error`, or Canceled with an
+`error` when a newer write of the resource superseded it (the RPC's terminal states are Succeeded, Failed and
+Canceled, and `error` is required for both of the last two: Azure/azure-resource-manager-rpc
+v1.0/async-api-reference.md, "Azure-AsyncOperation Resource format").
 `.../locations/{loc}/operationResults/{id}` (Location) answers 202 while running, then the final answer
 (204 for a finished delete).
 """
@@ -24,11 +27,11 @@ def operation_status(ctx: Context, subscription: str, operation_id: str, *, resu
         if results:
             return Reply(202, None, {"Location": ctx.url, **headers})
         return Reply(200, {"status": "InProgress"}, headers)
-    if operation.status == "Failed":
+    if operation.status in ("Failed", "Canceled"):
         error = operation.error or {"code": "InternalServerError", "message": "The operation failed."}
         if results:
             raise errors.ArmError(500, error["code"], error["message"], details=error.get("details", []))
-        return Reply(200, {"status": "Failed", "error": error})
+        return Reply(200, {"status": operation.status, "error": error})
     if results:
         return Reply(204 if operation.deletes else 200)
     return Reply(200, {"status": "Succeeded"})

@@ -65,6 +65,11 @@ def connection_view(connection: Resource) -> dict[str, Any]:
 
 
 class PrivateLinkServices(Kind):
+    """A PUT answers, and GETs show, the new values (visibility, autoApproval...) with `provisioningState`
+    Updating (its ipConfigurations too) until the operation completes: "Resource properties should reflect the
+    update that is in progress" (Azure/azure-resource-manager-rpc v1.0/async-api-reference.md, "Creating/Updating
+    using PUT"). An update that ends Failed keeps them, Failed, until the PLS is PUT again."""
+
     types = ("privateLinkServices",)
     timing = Timing(put=10, delete=8, retry_after=10, notify=True)
 
@@ -167,7 +172,7 @@ class PrivateLinkServices(Kind):
                 "id": f"{resource.id}/ipConfigurations/{config['name']}",
                 "etag": resource.etag,
                 "type": f"{PROVIDER}/privateLinkServices/ipConfigurations",
-                "properties": {"provisioningState": "Succeeded", **config["properties"]},
+                "properties": {"provisioningState": resource.state, **config["properties"]},
             }
             for config in p["ipConfigurations"]
         ]
@@ -252,12 +257,15 @@ class EndpointConnections:
             "actionsRequired": wanted.get("actionsRequired", ""),
         }
         connection.state = "Updating"
+        connection.operation = "PutPrivateEndpointConnectionOperation"
         connection.touch()
         pls.touch()
 
         def finish(succeeded: bool) -> None:
             if ctx.state.get(connection.rid) is not connection:
                 return
+            # An update that ends Failed (the `lro-failed` fault) leaves the connection Failed with the status
+            # it asked for, until it is PUT again: Azure's exact view of such a connection was never captured.
             connection.state = "Succeeded" if succeeded else "Failed"
             if succeeded:
                 emit(
@@ -278,6 +286,8 @@ class EndpointConnections:
             retry_after=self.timing.retry_after,
             lock_keys=(connection.key,),
             finish=finish,
+            resource_key=connection.key,
+            name=connection.operation,
         )
         return Reply(200, connection_view(connection), lro_headers(ctx, operation, location_header=False, notify=False))
 

@@ -90,7 +90,10 @@ def start_operation(
     lock_keys: tuple[str, ...],
     finish: Callable[[bool], None],
     deletes: bool = False,
+    resource_key: str | None = None,
+    name: str | None = None,
 ) -> Operation:
+    """A new async operation; `resource_key` names the resource it writes (what a newer PUT of it supersedes)."""
     now = ctx.now()
     operation = Operation(
         id=str(uuid.uuid4()),
@@ -103,6 +106,8 @@ def start_operation(
         retry_after=retry_after,
         failure=ctx.lro_failure,
         deletes=deletes,
+        resource_key=resource_key,
+        name=name or ("DeleteOperation" if deletes else "PutOperation"),
     )
     ctx.state.operations[operation.id] = operation
     return operation
@@ -134,6 +139,23 @@ def check_not_locked(ctx: Context, *lock_keys: str) -> None:
         running = ctx.state.running(lock_key)
         if running is not None:
             raise errors.another_operation_in_progress(operation_url(ctx, running))
+
+
+def superseded_write(ctx: Context, resource_key: str) -> Operation | None:
+    """The write of this very resource still in flight, which a new PUT of it cancels; None when none runs.
+
+    ARM cancels the older write of a resource when a newer one arrives: the old operation ends `Canceled` with
+    CanceledAndSupersededDueToAnotherOperation and the new one proceeds (Azure/azure-cli#21156: "if customer
+    performed multiple PUT operations in quick succession on the same appgw resource, then the previous one gets
+    cancelled and superseded by the new one"). Any other operation holding the resource (its delete, a write of
+    a child or of its parent) still answers 409 AnotherOperationInProgress.
+    """
+    running = ctx.state.running(resource_key)
+    if running is None:
+        return None
+    if running.deletes or running.resource_key != resource_key:
+        raise errors.another_operation_in_progress(operation_url(ctx, running))
+    return running
 
 
 def check_conditions(ctx: Context, etag: str | None) -> None:

@@ -11,6 +11,7 @@ from localcloud.arm import errors
 from localcloud.arm.balancers import CHILDREN, LoadBalancerChildren, LoadBalancerInterfaces, LoadBalancers
 from localcloud.arm.endpoints import PrivateEndpoints, auto_approved, visible
 from localcloud.arm.engine import Kind, delete_resource, get_resource, list_resources, patch_tags, put_resource
+from localcloud.arm.extras import extra_children, extra_kinds
 from localcloud.arm.groups import ResourceGroups
 from localcloud.arm.ids import PROVIDER, TOP_TYPES, ResourceId, canonical_types
 from localcloud.arm.interfaces import NetworkInterfaces
@@ -48,7 +49,16 @@ class Router:
         subnets = Subnets()
         nics = NetworkInterfaces(vm_id_of)
         lbs = LoadBalancers()
-        kinds: list[Kind] = [VirtualNetworks(subnets), subnets, nics, lbs, PrivateLinkServices(), PrivateEndpoints()]
+        extras = extra_kinds()  # route tables, NSGs, ASGs, NAT gateways, public IPs, service endpoint policies
+        kinds: list[Kind] = [
+            VirtualNetworks(subnets),
+            subnets,
+            nics,
+            lbs,
+            PrivateLinkServices(),
+            PrivateEndpoints(),
+            *extras,
+        ]
         self.kinds = {kind.types: kind for kind in kinds}
         self.children: dict[tuple[str, ...], Any] = {
             ("loadBalancers", child): LoadBalancerChildren(
@@ -58,6 +68,7 @@ class Router:
         }
         self.children[("loadBalancers", "networkInterfaces")] = LoadBalancerInterfaces(nics)
         self.children[("privateLinkServices", "privateEndpointConnections")] = EndpointConnections()
+        self.children.update(extra_children(extras))
         self.groups = ResourceGroups(self._cascade)
 
     def _cascade(self, ctx: Context, resource: Resource) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from localcloud.arm import errors
 from localcloud.arm.ids import ResourceId, group_id, key
 
 
@@ -44,6 +45,9 @@ class Resource:
     state: str = "Succeeded"
     # Internal facts that are not part of the body: managed NIC owner, alias GUID, connection links...
     extra: dict[str, Any] = field(default_factory=dict)
+    # The network RP's name of the last operation that wrote the resource (PutNicOperation...), which its
+    # ReferencedResourceNotProvisioned message names.
+    operation: str = ""
 
     @property
     def id(self) -> str:
@@ -74,6 +78,15 @@ class Operation:
     error: dict[str, Any] | None = None
     polls: int = 0
     deletes: bool = False
+    # The resource the operation writes (None: not a write of one resource) and the RP's name for the operation.
+    resource_key: str | None = None
+    name: str = "PutOperation"
+
+    def supersede(self, by_name: str, by_id: str) -> None:
+        """Another write of the same resource took over: this one ends Canceled, as ARM reports it
+        (errors.operation_canceled), and never finishes."""
+        self.status = "Canceled"
+        self.error = errors.operation_canceled(self.name, self.id, by_name, by_id)
 
 
 @dataclass
@@ -151,7 +164,12 @@ class ArmState:
             key=lambda op: (op.due, op.started),
         )
         for operation in due:
-            if operation.failure is not None:
+            if operation.failure is not None and operation.failure.get("code") == "Canceled":
+                # An injected cancel: a write of the same request superseded this one and completes in its place.
+                operation.supersede(operation.name, str(uuid.uuid4()))
+                operation.finish(True)
+            elif operation.failure is not None:
+                # The resource is left Failed (finish) until it is PUT again successfully.
                 operation.status = "Failed"
                 operation.error = operation.failure
                 operation.finish(False)

@@ -66,8 +66,10 @@ def test_replacing_the_private_link_service_needs_consent(world: World) -> None:
 
 def test_the_list_is_paged(world: World) -> None:
     network = world.network()
-    for name in ("page-a", "page-b", "page-c"):
-        answer = world.put_link(name, world.link_body(network, names={"loadBalancer": f"lb-{name}"}))
+    for port, name in enumerate(("page-a", "page-b", "page-c"), start=7000):
+        # One NIC, so one backend port each: ARM refuses two rules on one port and IP configuration.
+        body = world.link_body(network, frontendPort=port, backendPort=port, names={"loadBalancer": f"lb-{name}"})
+        answer = world.put_link(name, body)
         assert answer.status_code in (201, 202), answer.text
     seen: list[str] = []
     url = "/links?top=2"

@@ -312,9 +312,30 @@ async def test_a_released_event_is_handled_again(store: Store) -> None:
 async def test_old_de_dup_records_are_forgotten(store: Store) -> None:
     await store.claim_event("old", T0)
     await store.claim_event("recent", T0 + timedelta(hours=30))
-    assert await store.forget_events_seen_before(T0 + timedelta(hours=24)) == 1
+    assert await store.forget_events_seen_before(T0 + timedelta(hours=24), limit=100) == 1
     assert await store.claim_event("old", T0 + timedelta(hours=31)) is True
     assert await store.claim_event("recent", T0 + timedelta(hours=31)) is False
+
+
+async def test_forgetting_is_bounded_per_call(store: Store) -> None:
+    for index in range(5):
+        await store.claim_event(f"old-{index}", T0)
+    assert await store.forget_events_seen_before(T0 + timedelta(hours=24), limit=2) == 2
+    assert await store.forget_events_seen_before(T0 + timedelta(hours=24), limit=2) == 2
+    assert await store.forget_events_seen_before(T0 + timedelta(hours=24), limit=2) == 1
+
+
+async def test_old_audit_records_are_forgotten_a_bounded_number_at_a_time(store: Store) -> None:
+    for days in (100, 95, 91):
+        await store.append_audit(audit(T0 - timedelta(days=days), decision=f"{days} days old"))
+    await store.append_audit(audit(T0 - timedelta(days=10), link="other", decision="recent"))
+    await store.append_audit(audit(T0 - timedelta(days=200), link=None, decision="about no link"))
+    cutoff = T0 - timedelta(days=90)
+    assert await store.forget_audit_before(cutoff, limit=2) == 2
+    assert await store.forget_audit_before(cutoff, limit=2) == 2
+    assert await store.forget_audit_before(cutoff, limit=2) == 0
+    assert [r.decision for r in await store.list_audit("demo")] == []
+    assert [r.decision for r in await store.list_audit("other")] == ["recent"]
 
 
 # Rate budgets

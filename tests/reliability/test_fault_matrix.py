@@ -4,7 +4,8 @@ One link per kind of fault goes through its whole life. Before each part of it (
 monitor, remove) a fault is armed on every step of that part: each call then fails at the next armed step, after
 the writes of the steps before it, and the next call has to pick up from there. A fault on ARM fires once more
 than the SDK client retries (so the app, not the client, sees it); a slow answer outlasts the run's budget, as a
-timeout would. After each part: every fault fired, and the link converged to one consistent state.
+timeout would; an operation that ends Failed or Canceled hits ARM's writes and deletes, once each. After each
+part: every fault fired, and the link converged to one consistent state.
 """
 
 from __future__ import annotations
@@ -43,6 +44,11 @@ KINDS: dict[str, dict[str, Any]] = {
     # Past the run's budget: the app gives up waiting while Azure or EMQX carries on.
     "slow": {"kind": "slow", "delaySeconds": BUDGET_SECONDS + 1},
     "drop": {"kind": "drop"},
+    # The operation a write starts ends Failed with RetryableError, leaving the resource Failed until it is PUT
+    # again (hashicorp/terraform-provider-azurerm#70); or ends Canceled, superseded by another write of it
+    # (CanceledAndSupersededDueToAnotherOperation: radius-project/radius, Azure/azure-cli#21156).
+    "lro-retryable": {"kind": "lro-failed", "code": "RetryableError"},
+    "lro-canceled": {"kind": "lro-failed", "code": "Canceled"},
 }
 
 
@@ -92,9 +98,14 @@ class Armed:
         self.world, self.paths, self.fault = world, paths, fault
         self.expected: dict[tuple[str, str], tuple[str, int]] = {}
 
+    def applies(self, step: Step) -> bool:
+        """An operation's fault hits ARM's writes and deletes only: a read starts no operation, EMQX has none."""
+        return self.fault["kind"] != "lro-failed" or (step.cloud == "arm" and step.method in ("PUT", "DELETE"))
+
     def arm(self, part: str) -> None:
-        for step in (s for s in STEPS if s.part == part):
-            once = step.cloud == "emqx" or self.fault["kind"] == "slow"
+        for step in (s for s in STEPS if s.part == part and self.applies(s)):
+            # The SDK retries no operation that ended Failed or Canceled: one reaches the app.
+            once = step.cloud == "emqx" or self.fault["kind"] in ("slow", "lro-failed")
             count = 1 if once else ARM_ATTEMPTS
             inject = self.world.arm_fault if step.cloud == "arm" else self.world.emqx_fault
             fault_id = inject(step.method, step.path(self.world, self.paths), count=count, **self.fault)

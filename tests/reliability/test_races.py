@@ -51,12 +51,15 @@ def test_the_monitor_never_fails_a_registration_it_just_finished(world: Reliable
     assert world.get_link("race-fresh")["status"]["phase"] == "registering"
     # The monitor's create of the PrivateLink lands after its list of them.
     world.emqx_fault("POST", f"^{world.privatelinks_path}$", "slow", 1, delaySeconds=1.0)
-    world.hour_passes()
-    world.monitor_once()
-
-    link = world.get_link("race-fresh")
+    # A monitor run may find the link held by another run (an Event Grid delivery, say) and leave it to the next.
+    for _ in range(10):
+        world.hour_passes()
+        world.monitor_once()
+        link = world.get_link("race-fresh")
+        assert link["status"]["phase"] != "failed", link["status"]
+        if link["status"]["emqx"].get("id"):
+            break
     assert link["status"]["emqx"].get("id"), link["status"]
-    assert link["status"]["phase"] != "failed", link["status"]
     assert failed_steps(link) == []
     link = settle(world, "race-fresh", running)
     assert link is not None and failed_steps(link) == []

@@ -23,6 +23,7 @@ from shared.errors import (
 )
 from shared.model import (
     MAX_HISTORY,
+    MAX_TEXT,
     Forwarding,
     Link,
     LinkSpec,
@@ -648,7 +649,7 @@ def test_history_keeps_the_last_steps() -> None:
 def test_long_texts_are_cut_and_drift_notes_bounded() -> None:
     status = LinkStatus(message="x" * 10_000, drift=[f"note {i}" for i in range(100)])
     assert status.message is not None
-    assert len(status.message) == 500
+    assert len(status.message) == MAX_TEXT
     assert status.message.endswith("…")
     assert status.drift[-1] == "note 99"
     assert len(status.drift) == 20

@@ -2,10 +2,17 @@
 
 The SDK calls are read from the module's syntax tree, each is mapped to the ARM actions ARM authorizes for it
 (its own action, the polling of a long-running operation, and the linked-access `join` checks on the resources
-its request body references), and the union must equal the role definition in infra/main.bicep.
+its request body references), and the union must equal the role in infra/network-role.json, which
+infra/main.bicep loads (and localcloud's ARM enforces for the app's identity).
+
+The subnet and NIC bodies go back whole, so ARM checks the join action of everything a hub-spoke network
+attaches to them (Azure's "Azure permissions for Networking": routeTables/join/action,
+applicationSecurityGroups/joinIpConfiguration/action...), changed or not: a hub resource group gets those join
+actions alone (the role's `hub` part).
 """
 
 import ast
+import json
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -13,26 +20,52 @@ from typing import Any
 import pytest
 from pycep import BicepParser
 
+from localcloud.arm.authorization import linked_actions
+
 ROOT = Path(__file__).resolve().parents[2]
 MODULE = ROOT / "shared" / "azure_network.py"
 MAIN_BICEP = ROOT / "infra" / "main.bicep"
+ROLE_FILE = ROOT / "infra" / "network-role.json"
 
 NET = "Microsoft.Network"
 SUBNET_JOIN = f"{NET}/virtualNetworks/subnets/join/action"
 NSG_JOIN = f"{NET}/networkSecurityGroups/join/action"
+# What a spoke subnet or a backend NIC may reference in a hub resource group.
+HUB_JOINS = frozenset(
+    {
+        NSG_JOIN,
+        f"{NET}/routeTables/join/action",
+        f"{NET}/natGateways/join/action",
+        f"{NET}/serviceEndpointPolicies/join/action",
+        f"{NET}/publicIPAddresses/join/action",
+        f"{NET}/applicationSecurityGroups/joinIpConfiguration/action",
+    }
+)
 
 # (operation group, method) -> the actions ARM checks for that call.
 ACTIONS_BY_SDK_CALL: dict[tuple[str, str], frozenset[str]] = {
     ("subnets", "get"): frozenset({f"{NET}/virtualNetworks/subnets/read"}),
-    # A subnet PUT replaces the subnet, so it sends the subnet's network security group back.
-    ("subnets", "begin_create_or_update"): frozenset({f"{NET}/virtualNetworks/subnets/write", NSG_JOIN}),
+    # A subnet PUT replaces the subnet, so it sends back its network security group, route table, NAT gateway and
+    # service endpoint policies.
+    ("subnets", "begin_create_or_update"): frozenset(
+        {
+            f"{NET}/virtualNetworks/subnets/write",
+            NSG_JOIN,
+            f"{NET}/routeTables/join/action",
+            f"{NET}/natGateways/join/action",
+            f"{NET}/serviceEndpointPolicies/join/action",
+        }
+    ),
     ("network_interfaces", "get"): frozenset({f"{NET}/networkInterfaces/read"}),
-    # The whole NIC goes back: its subnet and security group, plus the link's pool and NAT rule references.
+    # The whole NIC goes back: its subnet, security group, public IPs and application security groups, plus the
+    # link's pool and NAT rule references.
     ("network_interfaces", "begin_create_or_update"): frozenset(
         {
             f"{NET}/networkInterfaces/write",
             SUBNET_JOIN,
             NSG_JOIN,
+            f"{NET}/publicIPAddresses/join/action",
+            f"{NET}/applicationSecurityGroups/joinIpConfiguration/action",
             f"{NET}/loadBalancers/backendAddressPools/join/action",
             f"{NET}/loadBalancers/inboundNatRules/join/action",
         }
@@ -117,11 +150,32 @@ def main_template() -> dict[str, Any]:
     return BicepParser().parse(file_path=MAIN_BICEP)
 
 
+@cache
+def role_file() -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(ROLE_FILE.read_text(encoding="utf-8"))
+    return document
+
+
 def role_actions() -> list[str]:
-    template = main_template()
-    permissions = template["resources"]["networkRole"]["config"]["config"]["properties"]["permissions"]
-    assert len(permissions) == 1
-    return list(permissions[0]["actions"])
+    return list(role_file()["actions"])
+
+
+def hub_actions() -> list[str]:
+    return list(role_file()["hub"]["actions"])
+
+
+def loaded_role(resource: str) -> dict[str, Any]:
+    """The role definition's properties, whose names and actions main.bicep takes from the JSON file."""
+    properties: dict[str, Any] = main_template()["resources"][resource]["config"]["config"]["properties"]
+    return properties
+
+
+def accessor(value: Any) -> list[str]:
+    """`networkRoleDefinition.hub.actions` (pycep's nested property accessors) -> its names."""
+    if not isinstance(value, dict):
+        return [value]
+    operands = value["operator"]["operands"]
+    return [*accessor(operands["operand_1"]), *accessor(operands["operand_2"])]
 
 
 def test_the_module_calls_are_read_from_its_syntax_tree() -> None:
@@ -147,10 +201,48 @@ def test_the_role_holds_exactly_the_actions_the_code_needs() -> None:
     assert set(actions) == needed_actions(sdk_calls(MODULE.read_text(encoding="utf-8")))
 
 
+def test_every_action_says_why() -> None:
+    assert set(role_file()["why"]) == set(role_actions())
+
+
+def test_the_hub_role_holds_only_the_joins_a_hub_resource_group_needs() -> None:
+    actions = hub_actions()
+    assert len(actions) == len(set(actions))
+    assert set(actions) == HUB_JOINS
+    assert set(actions) <= set(role_actions())
+
+
+def test_localcloud_asks_for_no_join_action_the_role_lacks() -> None:
+    """localcloud's ARM refuses a body by these same actions (localcloud/arm/authorization.py)."""
+    for types, call in (
+        (("virtualNetworks", "subnets"), ("subnets", "begin_create_or_update")),
+        (("networkInterfaces",), ("network_interfaces", "begin_create_or_update")),
+        (("privateLinkServices",), ("private_link_services", "begin_create_or_update")),
+    ):
+        assert linked_actions(types) <= ACTIONS_BY_SDK_CALL[call], types
+    # An internal load balancer's frontend references only its subnet.
+    assert SUBNET_JOIN in linked_actions(("loadBalancers",))
+
+
 @pytest.mark.parametrize("action", role_actions())
 def test_no_action_is_a_wildcard_or_outside_microsoft_network(action: str) -> None:
     assert action.startswith(f"{NET}/")
     assert "*" not in action
+
+
+def test_main_bicep_loads_the_role_from_the_json_file() -> None:
+    variable = main_template()["variables"]["networkRoleDefinition"]["value"]["function"]
+    assert variable == {
+        "type": "load_json_content",
+        "parameters": {"file_path": "network-role.json", "json_path": None, "encoding": None},
+    }
+    for resource, prefix in (("networkRole", []), ("hubNetworkRole", ["hub"])):
+        properties = loaded_role(resource)
+        assert accessor(properties["description"]) == ["networkRoleDefinition", *prefix, "description"]
+        assert properties["roleName"].startswith("${networkRoleDefinition." + ".".join([*prefix, "name"]) + "}")
+        (permissions,) = properties["permissions"]
+        assert accessor(permissions["actions"]) == ["networkRoleDefinition", *prefix, "actions"]
+        assert permissions["notActions"] == [] and permissions["dataActions"] == []
 
 
 def test_the_role_is_assignable_and_assigned_only_on_the_target_resource_groups() -> None:
@@ -162,3 +254,15 @@ def test_the_role_is_assignable_and_assigned_only_on_the_target_resource_groups(
     assignments = template["modules"]["networkRoleAssignments"]
     assert assignments["config"]["loop_type"]["detail"]["array_name"] == "targetGroups"
     assert assignments["config"]["config"]["scope"]["function"]["type"] == "resource_group"
+
+
+def test_the_hub_role_is_assignable_and_assigned_only_on_the_hub_resource_groups() -> None:
+    template = main_template()
+    assert "hubResourceGroups" in template["parameters"]
+    role = template["resources"]["hubNetworkRole"]["config"]
+    assert role["condition"] is not None, "no hub role without hub resource groups"
+    assert role["config"]["properties"]["assignableScopes"]["loop_type"]["detail"]["array_name"] == "hubGroups"
+    assignments = template["modules"]["hubRoleAssignments"]
+    assert assignments["config"]["loop_type"]["detail"]["array_name"] == "hubGroups"
+    assert assignments["config"]["config"]["scope"]["function"]["type"] == "resource_group"
+    assert accessor(assignments["config"]["config"]["params"]["roleDefinitionId"]) == ["hubNetworkRole", "id"]

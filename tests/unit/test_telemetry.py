@@ -119,6 +119,7 @@ def test_the_secret_settings_are_those_settings_holds_as_secrets(tmp_path: Path)
         "REDIS_TEST_INTERVAL": "1h",
         "PROVISION_BUDGET_SECONDS": "120",
         "UNMATCHED_CONNECTIONS": "leave",
+        "AUDIT_RETENTION_DAYS": "90",
         "LINK_SECRET_SETTINGS": "REDIS_PASSWORD_ORDERS",
         "EMQX_DEPLOYMENT_API_HOSTS": "*.emqxsl.com",
         "EMQX_ALLOW_LOOPBACK": "false",
