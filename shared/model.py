@@ -208,7 +208,11 @@ class AzureSpec(_Desired):
     frontend_port: FrontendPort
     backend_port: Port
     frontend_ip: IPv4Address | None = None
-    forwarding: Forwarding = Forwarding.NAT_RULE
+    forwarding: Forwarding = Field(
+        default=Forwarding.NAT_RULE,
+        description="natRule: an inbound NAT rule V2 on the backend pool (one NIC; V1 rules are migrated); "
+        "loadBalancingRule: a load-balancing rule with a TCP health probe (any number of NICs).",
+    )
     probe_port: Port | None = None
     enable_proxy_protocol: StrictBool = False
     auto_approve: StrictBool = False
