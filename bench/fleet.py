@@ -28,6 +28,7 @@ from localcloud.emqx.privatelinks import RUNNING, PrivateLink
 from localcloud.seed import GuideNetwork, link_body
 from shared import desired
 from shared.model import (
+    LOAD_BALANCER_SCHEMA,
     AzureResources,
     EmqxPrivateLink,
     Health,
@@ -145,6 +146,7 @@ def _settled_link(spec: LinkSpec, alias: str, frontend_ip: IPv4Address, record: 
         phase=Phase.RUNNING,
         health=Health.HEALTHY,
         observed_generation=1,
+        load_balancer_schema=LOAD_BALANCER_SCHEMA,  # built as this version builds them: nothing to migrate
         resources=AzureResources(
             load_balancer_id=spec.load_balancer_id,
             private_link_service_id=spec.private_link_service_id,

@@ -36,7 +36,7 @@ from shared.observation import run_redis_test
 from shared.provisioning import check_references
 from shared.reconcile import PrivateLinkCache, leased, new_run, reconcile, save
 from shared.registration import register, registration_answer
-from shared.removal import remove
+from shared.removal import begin_removal, remove
 from shared.retention import Pruned, prune
 from shared.run import Run, Services, plan_json
 from shared.settings import RegistrationMode
@@ -244,7 +244,9 @@ async def delete_link(
             return Answer(204)
         run = new_run(services, link, "DELETE (dry run)" if dry_run else "DELETE", dry_run=dry_run)
         try:
-            await remove(run, force=force, emqx_removed=emqx_removed)
+            if await begin_removal(run, force=force):
+                await save(run)  # the intent first: a crash from here on leaves a link the next run tears down
+            await remove(run, emqx_removed=emqx_removed)
         except TemporaryError as pending:
             if run.link.status.phase is not Phase.DELETING:
                 raise

@@ -152,7 +152,10 @@ async def _check_ownership(run: Run) -> None:
             spec.private_link_service_id,
         ),
     )
+    recorded = run.link.status.resources
     for what, target, get, resource_id in named:
+        if resource_id in (recorded.load_balancer_id, recorded.private_link_service_id):
+            continue  # this link built it (provisioning checks ownership again before any write)
         existing = await get(resource_id)
         if existing is not None and desired.owner_of(existing) != spec.name:
             raise _not_owned(spec, existing, what, target)

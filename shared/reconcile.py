@@ -55,7 +55,7 @@ async def reconcile(
     link = run.link
     status = link.status
     if status.phase is Phase.DELETING:
-        await remove(run, force=False, emqx_removed=False)
+        await remove(run, emqx_removed=False)
         return
     desired_changed = status.observed_generation != link.generation
     if full_check or needs_provisioning(link):

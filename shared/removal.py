@@ -192,17 +192,26 @@ async def remove_azure_side(run: Run) -> None:
         )
 
 
-async def remove(run: Run, *, force: bool, emqx_removed: bool) -> None:
-    """Runs the whole teardown; raises OperationStillRunningError while a wait is left (the answer is 202)."""
+async def begin_removal(run: Run, *, force: bool) -> bool:
+    """The pre-checks (unless forced, audited), then the link is `deleting`; True when that is new and must be
+    stored before anything is removed, so a crash mid-way leaves a link the next run tears down, not a link
+    whose EMQX side is gone while it still says running."""
     status = run.link.status
-    if status.phase is not Phase.DELETING:
-        if force:
-            run.audit("remove link", run.link.name, "forced", "pre-checks skipped at the caller's request")
-        else:
-            await precheck(run)
-        if not run.dry_run:
-            status.phase = Phase.DELETING
+    if status.phase is Phase.DELETING:
+        return False
+    if force:
+        run.audit("remove link", run.link.name, "forced", "pre-checks skipped at the caller's request")
+    else:
+        await precheck(run)
+    if run.dry_run:
+        return False
+    status.phase = Phase.DELETING
+    return True
+
+
+async def remove(run: Run, *, emqx_removed: bool) -> None:
+    """The teardown of a link being deleted; raises OperationStillRunningError while a wait is left (202)."""
     await remove_emqx_side(run, emqx_removed)
     await remove_azure_side(run)
     if not run.dry_run:
-        status.phase = Phase.DELETED
+        run.link.status.phase = Phase.DELETED

@@ -6,7 +6,9 @@ Functions host), each of which once ended badly:
 2. a removal started while EMQX's PrivateLink was still pending stayed `deleting` for ever: EMQX deletes only a
    settled PrivateLink, and nothing approved the connection it was waiting for;
 3. a register call answered 202 while it was still provisioning was forgotten: the link stayed `provisioned`;
-4. an EMQX PrivateLink created by a run whose host died before it could record it was left behind by removal.
+4. an EMQX PrivateLink created by a run whose host died before it could record it was left behind by removal;
+5. a host killed during a DELETE left a `running` record whose EMQX PrivateLink was gone, and the next monitor
+   run marked the link failed (found by the randomized test, `test_randomized.py`).
 """
 
 from __future__ import annotations
@@ -20,7 +22,16 @@ import httpx
 import pytest
 
 from localcloud.stack import Stack
-from tests.reliability.client import check_answer, drive, provision, registered, remove, running, settle
+from tests.reliability.client import (
+    bring_up,
+    check_answer,
+    drive,
+    provision,
+    registered,
+    remove,
+    running,
+    settle,
+)
 from tests.reliability.invariants import assert_nothing_left, assert_one_of_each
 from tests.reliability.secret_watch import SecretWatch
 from tests.reliability.stacks import BUDGET_SECONDS, stack_options, watched_world
@@ -148,3 +159,45 @@ def _register_that_dies(world: ReliableWorld) -> None:
     except httpx.TransportError:
         return
     pytest.fail(f"the register call was answered ({answer.status_code}): the host did not die in the middle of it")
+
+
+def test_a_delete_whose_host_dies_after_emqx_let_go_carries_on(tmp_path: Path, secret_watch: SecretWatch) -> None:
+    with Stack(stack_options(tmp_path)) as stack:
+        with watched_world(stack, secret_watch, collect=False) as before:
+            network = before.network()
+            paths = LinkPaths.of(network, "race-dying-delete")
+            alias = bring_up(before, "race-dying-delete", before.link_body(network))["status"]["plsAlias"]
+            # EMQX deletes its PrivateLink slowly: the host dies while the DELETE waits for it.
+            slow = before.emqx_fault("DELETE", f"^{before.privatelinks_path}/[^/]+$", "slow", 1, delaySeconds=3)
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                deleting = pool.submit(_call_that_dies, lambda: before.api.delete("/links/race-dying-delete"))
+                deadline = time.monotonic() + 30
+                while before.fired()[("emqx", slow)] == 0:
+                    assert time.monotonic() < deadline and not deleting.done(), "the DELETE never reached EMQX"
+                    time.sleep(0.02)
+                stack.kill_host()
+                deleting.result()
+            time.sleep(3.5)  # EMQX finishes the delete the dead host asked for
+            before.dead_leases_expire()
+            stack.restart_host()
+
+        with watched_world(stack, secret_watch) as after:
+            after.monitor_once()  # carries the recorded teardown on, maybe to its end
+            answer = after.api.get("/links/race-dying-delete")
+            if answer.status_code == 200:
+                link = answer.json()
+                assert link["status"]["phase"] == "deleting", link["status"]
+                assert failed_steps(link) == []
+            else:
+                assert answer.status_code == 404, answer.text
+            assert "-> failed" not in after.host_log.read_text(errors="replace")
+            remove(after, "race-dying-delete")
+            assert_nothing_left(after, paths, "race-dying-delete", alias)
+
+
+def _call_that_dies(call: Any) -> None:
+    try:
+        answer = call()
+    except httpx.TransportError:
+        return
+    pytest.fail(f"the call was answered ({answer.status_code}): the host did not die in the middle of it")
