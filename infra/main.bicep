@@ -41,6 +41,11 @@ param emqxDeploymentApiHosts string = '*.emqxsl.com,*.emqxcloud.com,*.emqx.cloud
 @description('Days an audit record is kept; the monitor forgets older ones.')
 param auditRetentionDays int = 90
 
+@minValue(1)
+@maxValue(600)
+@description('Seconds a run\'s lease on a link outlives the provisioning budget: after a crash, another run takes over then.')
+param leaseMarginSeconds int = 60
+
 @allowed([
   'console'
   'api'
@@ -168,6 +173,7 @@ module functionApp 'modules/function-app.bicep' = {
     emqxAzureSubscriptionId: emqxAzureSubscriptionId
     emqxDeploymentApiHosts: emqxDeploymentApiHosts
     auditRetentionDays: auditRetentionDays
+    leaseMarginSeconds: leaseMarginSeconds
     registrationMode: registrationMode
     monitorSchedule: monitorSchedule
     monitorConcurrency: monitorConcurrency

@@ -140,7 +140,6 @@ def _merge(fresh: Link, ours: Link) -> Link:
     return fresh.model_copy(update={"status": status})
 
 
-LEASE_MARGIN_SECONDS = 60.0
 LEASE_FIRST_RETRY_SECONDS = 0.05
 LEASE_MAX_RETRY_SECONDS = 0.5
 
@@ -153,7 +152,7 @@ async def leased(services: Services, name: str, wait_seconds: float = 0.0) -> As
     provisioning budget plus a margin, after which the next run takes over.
     """
     holder = uuid.uuid4().hex
-    seconds = services.settings.provision_budget_seconds + LEASE_MARGIN_SECONDS
+    seconds = services.settings.provision_budget_seconds + services.settings.lease_margin_seconds
     clock, store = services.clock, services.store
     give_up = clock.monotonic() + wait_seconds
     held = await store.try_lease(name, holder, seconds, clock.now())

@@ -233,6 +233,8 @@ _PARSERS: dict[str, tuple[str, Parser]] = {
     # Azure answers an HTTP-triggered function with 502 after 230 s: stay well below.
     "PROVISION_BUDGET_SECONDS": ("provision_budget_seconds", lambda n, r: _parse_positive_int(n, r, maximum=200)),
     "UNMATCHED_CONNECTIONS": ("unmatched_connections", lambda n, r: _parse_enum(n, r, UnmatchedConnections)),
+    # How long a run's lease outlives its budget: a crashed holder's link is taken over after budget + margin.
+    "LEASE_MARGIN_SECONDS": ("lease_margin_seconds", lambda n, r: _parse_positive_int(n, r, maximum=600)),
     "AUDIT_RETENTION_DAYS": ("audit_retention_days", lambda n, r: _parse_positive_int(n, r, maximum=3650)),
     "LINK_SECRET_SETTINGS": ("link_secret_settings", _parse_link_secret_settings),
     "EMQX_DEPLOYMENT_API_HOSTS": ("emqx_deployment_api_hosts", _parse_host_patterns),
@@ -265,6 +267,7 @@ class Settings:
     provision_budget_seconds: int = 120
     unmatched_connections: UnmatchedConnections = UnmatchedConnections.LEAVE
     audit_retention_days: int = 90
+    lease_margin_seconds: int = 60
     # The only settings a link may name for its secrets (deployment API key and secret, Redis password).
     link_secret_settings: tuple[str, ...] = ()
     # Where a link's deployment API may be: EMQX Cloud's deployment domains (reference: emqx-api.md §5).

@@ -19,6 +19,7 @@ param emqxPlatformApiKey string
 param emqxAzureSubscriptionId string
 param emqxDeploymentApiHosts string
 param auditRetentionDays int
+param leaseMarginSeconds int
 param registrationMode string
 param monitorSchedule string
 param monitorConcurrency int
@@ -110,6 +111,10 @@ var productSettings = [
   {
     name: 'AUDIT_RETENTION_DAYS'
     value: string(auditRetentionDays)
+  }
+  {
+    name: 'LEASE_MARGIN_SECONDS'
+    value: string(leaseMarginSeconds)
   }
   {
     // The only settings a link may name for its secrets: the Key Vault references below.

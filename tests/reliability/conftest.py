@@ -1,5 +1,5 @@
 """The reliability suite's shared stack (see `tests.reliability.stacks`), the secret watch over every stack it
-starts, and the crash scenario, started with the session because it needs a minute of real time.
+starts, and the crash scenario, started with the session because it waits out a dead run's lease in real time.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from tests.reliability.world import ReliableWorld
 SPEED = 200.0
 # The run budget of every entry point (PROVISION_BUDGET_SECONDS); a "slow" fault answers after more than this.
 BUDGET_SECONDS = 2
+LEASE_MARGIN_SECONDS = 10
 
 
 def stack_options(workdir: Path) -> StackOptions:
@@ -24,7 +25,12 @@ def stack_options(workdir: Path) -> StackOptions:
         workdir=workdir,
         speed=SPEED,
         registration_mode="api",
-        extra_settings={"MONITOR_SCHEDULE": NEVER, "PROVISION_BUDGET_SECONDS": str(BUDGET_SECONDS)},
+        extra_settings={
+            "MONITOR_SCHEDULE": NEVER,
+            "PROVISION_BUDGET_SECONDS": str(BUDGET_SECONDS),
+            # A dead run's lease is over within seconds, so crash tests wait no real minute.
+            "LEASE_MARGIN_SECONDS": str(LEASE_MARGIN_SECONDS),
+        },
     )
 
 

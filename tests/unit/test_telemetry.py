@@ -120,6 +120,7 @@ def test_the_secret_settings_are_those_settings_holds_as_secrets(tmp_path: Path)
         "PROVISION_BUDGET_SECONDS": "120",
         "UNMATCHED_CONNECTIONS": "leave",
         "AUDIT_RETENTION_DAYS": "90",
+        "LEASE_MARGIN_SECONDS": "60",
         "LINK_SECRET_SETTINGS": "REDIS_PASSWORD_ORDERS",
         "EMQX_DEPLOYMENT_API_HOSTS": "*.emqxsl.com",
         "EMQX_ALLOW_LOOPBACK": "false",
