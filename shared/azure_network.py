@@ -47,12 +47,17 @@ from azure.mgmt.network.models import (
 )
 
 from shared.errors import (
+    MESSAGE_LIMIT,
+    TEMPORARY_HTTP_STATUSES,
     AppError,
     ConflictError,
     InvalidRequestError,
+    OperationStillRunningError,
     PreconditionFailedError,
     TemporaryError,
     UpstreamError,
+    cut,
+    retry_after_seconds,
 )
 from shared.names import ResourceId
 from shared.settings import Settings
@@ -82,27 +87,14 @@ _TEMPORARY_CODES = frozenset(
         "ReferencedResourceNotProvisioned",
     }
 )
-_MESSAGE_LIMIT = 300
 # An authorization refusal names the actions and the (linked) scopes the role lacks: the operator needs all of it.
-_AUTHORIZATION_MESSAGE_LIMIT = 900
+_AUTHORIZATIONMESSAGE_LIMIT = 900
 _AUTHORIZATION_CODES = frozenset({"AuthorizationFailed", "LinkedAuthorizationFailed"})
-
-
-class OperationStillRunningError(TemporaryError):
-    """An ARM long-running operation did not finish before the caller's deadline; it goes on in Azure."""
-
-    default_code = "OperationInProgress"
-
-
-def _cut(text: str | None, limit: int = _MESSAGE_LIMIT) -> str:
-    text = (text or "").strip()
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _retry_after(error: HttpResponseError) -> int | None:
     response: Any = error.response
-    raw = response.headers.get("Retry-After") if response is not None else None
-    return int(raw) if raw and raw.isdigit() else None
+    return retry_after_seconds(response.headers.get("Retry-After") if response is not None else None)
 
 
 def map_arm_error(error: Exception, action: str) -> AppError:
@@ -115,10 +107,10 @@ def map_arm_error(error: Exception, action: str) -> AppError:
         raise TypeError(f"not an Azure error: {type(error).__name__}") from error
     status = error.status_code or 0
     code = (error.error.code if error.error else None) or f"Http{status}"
-    limit = _AUTHORIZATION_MESSAGE_LIMIT if code in _AUTHORIZATION_CODES else _MESSAGE_LIMIT
-    message = _cut(error.error.message if error.error else error.reason, limit)
+    limit = _AUTHORIZATIONMESSAGE_LIMIT if code in _AUTHORIZATION_CODES else MESSAGE_LIMIT
+    message = cut(error.error.message if error.error else error.reason, limit)
     text = f"Azure refused to {action}: {code}: {message}"
-    if status in (408, 429) or status >= 500 or not _TEMPORARY_CODES.isdisjoint(_codes(error)):
+    if status in TEMPORARY_HTTP_STATUSES or status >= 500 or not _TEMPORARY_CODES.isdisjoint(_codes(error)):
         return TemporaryError(text, code=code, retry_after=_retry_after(error))
     return _PERMANENT_BY_STATUS.get(status, UpstreamError)(text, code=code)
 

@@ -40,10 +40,15 @@ import httpx
 
 from shared.errors import (
     AppError,
+    DestinationRefusedError,
+    EmqxThrottledError,
+    EmqxUnavailableError,
     InvalidRequestError,
     NotFoundError,
-    TemporaryError,
+    RateBudgetExhaustedError,
     UpstreamError,
+    cut,
+    retry_after_seconds,
 )
 from shared.hosts import loopback_name, refused_address
 from shared.settings import Secret, Settings
@@ -52,31 +57,9 @@ Json = dict[str, Any]
 SpendBudget = Callable[[str], Awaitable[bool]]
 HoldBudget = Callable[[str, int], Awaitable[None]]
 
-_MESSAGE_LIMIT = 300
 TIMEOUT = httpx.Timeout(20.0, connect=5.0)
 PROBE_TIMEOUT = httpx.Timeout(45.0, connect=5.0)
 THROTTLED_DEFAULT_SECONDS = 60
-
-
-class EmqxUnavailableError(TemporaryError):
-    http_status = 502
-    default_code = "EmqxUnavailable"
-
-
-class EmqxThrottledError(TemporaryError):
-    """EMQX answered 429: 503 with EMQX's Retry-After, since the caller only has to wait."""
-
-    default_code = "EmqxThrottled"
-
-
-class RateBudgetExhaustedError(TemporaryError):
-    default_code = "EmqxRateBudgetExhausted"
-
-
-class DestinationRefusedError(UpstreamError):
-    """An EMQX host name resolved to an address EMQX traffic may never reach."""
-
-    default_code = "EmqxDestinationRefused"
 
 
 async def _resolve(host: str, port: int) -> list[str]:
@@ -187,11 +170,6 @@ def redact(text: str, secrets: Iterable[Secret]) -> str:
     return text
 
 
-def _cut(text: str) -> str:
-    text = text.strip()
-    return text if len(text) <= _MESSAGE_LIMIT else text[: _MESSAGE_LIMIT - 1] + "…"
-
-
 def _error_fields(response: httpx.Response) -> tuple[str | None, str]:
     try:
         body = response.json()
@@ -205,8 +183,7 @@ def _error_fields(response: httpx.Response) -> tuple[str | None, str]:
 
 
 def _retry_after(response: httpx.Response) -> int | None:
-    raw = response.headers.get("Retry-After", "")
-    return int(raw) if raw.isdigit() else None
+    return retry_after_seconds(response.headers.get("Retry-After"))
 
 
 # Status -> (error class, code when EMQX gave none); a refusal EMQX named keeps EMQX's own code where it has one.
@@ -223,7 +200,7 @@ _FIXED_CODES = frozenset({401, 403, 404})
 
 def map_emqx_error(response: httpx.Response, action: str, secrets: Iterable[Secret] = ()) -> AppError:
     code, message = _error_fields(response)
-    text = _cut(redact(f"EMQX refused to {action}: {code or response.status_code}: {message}", secrets))
+    text = cut(redact(f"EMQX refused to {action}: {code or response.status_code}: {message}", secrets))
     status = response.status_code
     if status == 429:
         return EmqxThrottledError(text, retry_after=_retry_after(response))
@@ -396,7 +373,7 @@ class Emqx:
                 return ProbeResult(True, latency_ms, None)
             code, message = _error_fields(response)
             if response.status_code == 400 and code == "TEST_FAILED":
-                return ProbeResult(False, latency_ms, _cut(redact(message, secrets)))
+                return ProbeResult(False, latency_ms, cut(redact(message, secrets)))
             raise map_emqx_error(response, action, secrets)
         config = {"server": server, "database": database, "password": password.reveal(), "pool_size": 1, "ssl": False}
         response = await self._deployment_call(
@@ -414,7 +391,7 @@ class Emqx:
         answer = response.json()
         if answer.get("code") == 0:
             return ProbeResult(True, latency_ms, None)
-        return ProbeResult(False, latency_ms, _cut(redact(str(answer.get("message", "test failed")), secrets)))
+        return ProbeResult(False, latency_ms, cut(redact(str(answer.get("message", "test failed")), secrets)))
 
     async def servers_in_use(self, api: DeploymentApi) -> list[str]:
         """Every `host:port` the deployment's connectors (v5) or resources (v4) point at."""

@@ -1,16 +1,24 @@
-"""The product's errors, and the Azure-style body an HTTP answer carries for them.
+"""The product's errors, every one of them, and the Azure-style body an HTTP answer carries for them.
 
-    AppError                      500 InternalError: never raised as such
-    ├── InvalidRequestError       400 InvalidRequestContent: bad input; one detail per bad field
-    ├── NotFoundError             404 NotFound
-    ├── ConflictError             409 Conflict: exists already, or the change is refused as it stands
-    ├── PreconditionFailedError   412 PreconditionFailed: someone else wrote since the ETag given
-    ├── PayloadTooLargeError      413 RequestBodyTooLarge: the request body is over the size accepted
-    ├── UnsupportedMediaTypeError 415 UnsupportedMediaType: the request body is not `application/json` (utf-8)
-    ├── UpstreamError             502 UpstreamFailure: Azure, EMQX or storage refused for good
-    └── TemporaryError            503 ServiceUnavailable: retry later (`retry_after` seconds when known)
+    AppError                              500 InternalError: never raised as such
+    ├── InvalidRequestError               400 InvalidRequestContent: bad input; one detail per bad field
+    ├── NotFoundError                     404 NotFound
+    ├── ConflictError                     409 Conflict: exists already, or the change is refused as it stands
+    ├── PreconditionFailedError           412 PreconditionFailed: someone else wrote since the ETag given
+    ├── PayloadTooLargeError              413 RequestBodyTooLarge: the request body is over the size accepted
+    ├── UnsupportedMediaTypeError         415 UnsupportedMediaType: the request body is not `application/json`
+    ├── UpstreamError                     502 UpstreamFailure: Azure, EMQX or storage refused for good
+    │   └── DestinationRefusedError       502 EmqxDestinationRefused: an EMQX name resolved where EMQX traffic
+    │                                         may never go (`shared.hosts`)
+    └── TemporaryError                    503 ServiceUnavailable: retry later (`retry_after` seconds when known)
+        ├── OperationStillRunningError    503 OperationInProgress: Azure goes on past the run's budget; the HTTP
+        │   │                                 entry points answer it 202, the next run carries on
+        │   └── WaitingForEmqxError       503 WaitingForEmqx: a teardown waits for EMQX to let go (202 too)
+        ├── EmqxUnavailableError          502 EmqxUnavailable: EMQX answered 5xx or nothing; retried later
+        ├── EmqxThrottledError            503 EmqxThrottled: EMQX answered 429, with its Retry-After
+        └── RateBudgetExhaustedError      503 EmqxRateBudgetExhausted: the shared Platform API budget is spent
 
-Messages are written for the caller: they never carry secrets or whole upstream response bodies.
+Messages are written for the caller: they never carry secrets or whole upstream response bodies (`cut`).
 The body follows the Microsoft REST API guidelines: `{"error": {"code", "message", "target"?, "details"?}}`.
 """
 
@@ -108,6 +116,55 @@ class UnsupportedMediaTypeError(AppError):
     default_code = "UnsupportedMediaType"
 
 
+class OperationStillRunningError(TemporaryError):
+    """An ARM long-running operation did not finish before the caller's deadline; it goes on in Azure."""
+
+    default_code = "OperationInProgress"
+
+
+class WaitingForEmqxError(OperationStillRunningError):
+    default_code = "WaitingForEmqx"
+
+
+class EmqxUnavailableError(TemporaryError):
+    """EMQX answered 5xx, or nothing: a bad gateway now (502), retried by the next run."""
+
+    http_status = 502
+    default_code = "EmqxUnavailable"
+
+
+class EmqxThrottledError(TemporaryError):
+    """EMQX answered 429: 503 with EMQX's Retry-After, since the caller only has to wait."""
+
+    default_code = "EmqxThrottled"
+
+
+class RateBudgetExhaustedError(TemporaryError):
+    default_code = "EmqxRateBudgetExhausted"
+
+
+class DestinationRefusedError(UpstreamError):
+    """An EMQX host name resolved to an address EMQX traffic may never reach."""
+
+    default_code = "EmqxDestinationRefused"
+
+
+# Statuses that say "not now" rather than "no": timeouts, throttling and the server's own failures.
+TEMPORARY_HTTP_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+MESSAGE_LIMIT = 300
+
+
+def cut(text: str | None, limit: int = MESSAGE_LIMIT) -> str:
+    """`text` trimmed to `limit` characters, marked with an ellipsis where it was cut."""
+    text = (text or "").strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def retry_after_seconds(raw: str | None) -> int | None:
+    """A `Retry-After` header in whole seconds (the HTTP-date form is not used by Azure or EMQX)."""
+    return int(raw) if raw and raw.isdigit() else None
+
+
 def _detail_body(code: str, message: str, target: str | None) -> dict[str, object]:
     body: dict[str, object] = {"code": code, "message": message}
     if target is not None:
@@ -124,15 +181,25 @@ def error_body(error: AppError) -> dict[str, object]:
 
 
 __all__ = [
+    "MESSAGE_LIMIT",
+    "TEMPORARY_HTTP_STATUSES",
     "AppError",
     "ConflictError",
+    "DestinationRefusedError",
+    "EmqxThrottledError",
+    "EmqxUnavailableError",
     "ErrorDetail",
     "InvalidRequestError",
     "NotFoundError",
+    "OperationStillRunningError",
     "PayloadTooLargeError",
     "PreconditionFailedError",
+    "RateBudgetExhaustedError",
     "TemporaryError",
     "UnsupportedMediaTypeError",
     "UpstreamError",
+    "WaitingForEmqxError",
+    "cut",
     "error_body",
+    "retry_after_seconds",
 ]

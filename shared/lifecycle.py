@@ -19,13 +19,13 @@ from typing import Any
 
 from shared.answers import Answer, link_view
 from shared.approvals import decide_connections
-from shared.azure_network import OperationStillRunningError
 from shared.desired import owner_of
 from shared.errors import (
     AppError,
     ConflictError,
     InvalidRequestError,
     NotFoundError,
+    OperationStillRunningError,
     PreconditionFailedError,
     TemporaryError,
 )

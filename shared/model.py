@@ -40,7 +40,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from shared.errors import InvalidRequestError
+from shared.errors import InvalidRequestError, cut
 from shared.names import (
     ResourceId,
     check_deployment_id,
@@ -99,7 +99,7 @@ def _check_redis_username(value: str) -> str:
 
 
 def _cut(value: str) -> str:
-    return value if len(value) <= MAX_TEXT else value[: MAX_TEXT - 1] + "…"
+    return cut(value, MAX_TEXT)
 
 
 T = TypeVar("T")

@@ -14,9 +14,8 @@ from functools import partial
 from ipaddress import IPv4Address
 
 from shared import desired
-from shared.azure_network import OperationStillRunningError
 from shared.desired import Json
-from shared.errors import ConflictError, InvalidRequestError, UpstreamError
+from shared.errors import ConflictError, InvalidRequestError, OperationStillRunningError, UpstreamError
 from shared.model import LOAD_BALANCER_SCHEMA, Forwarding, LinkSpec, Phase, check_ip_in_prefix
 from shared.names import ResourceId
 from shared.run import PlannedCall, Run

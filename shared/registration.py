@@ -11,8 +11,7 @@ from functools import partial
 from typing import Any
 
 from shared import desired
-from shared.azure_network import OperationStillRunningError
-from shared.errors import ConflictError, InvalidRequestError, NotFoundError
+from shared.errors import ConflictError, InvalidRequestError, NotFoundError, OperationStillRunningError
 from shared.model import Phase
 from shared.provisioning import emqx_subscription, ensure_private_link_service
 from shared.run import PlannedCall, Run

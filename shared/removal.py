@@ -14,19 +14,13 @@ from typing import Any
 
 from shared import desired
 from shared.approvals import decide_connections
-from shared.azure_network import OperationStillRunningError
-from shared.errors import ConflictError, InvalidRequestError
+from shared.errors import ConflictError, InvalidRequestError, WaitingForEmqxError
 from shared.link_trust import deployment_api
 from shared.model import Phase, StepOutcome
 from shared.provisioning import delete_private_link_service, settled, stale_nic_ids, unbind_nic
 from shared.registration import same_alias
 from shared.run import PlannedCall, Run
 from shared.settings import RegistrationMode, SettingsError
-
-
-class WaitingForEmqxError(OperationStillRunningError):
-    default_code = "WaitingForEmqx"
-
 
 # The states in which EMQX deletes a PrivateLink (the api-mode contract); pending and connecting ones must settle.
 REMOVABLE = frozenset({"running", "failed"})

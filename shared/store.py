@@ -52,6 +52,7 @@ from azure.data.tables.aio import TableClient, TableServiceClient
 from pydantic import BaseModel
 
 from shared.errors import (
+    TEMPORARY_HTTP_STATUSES,
     AppError,
     ConflictError,
     InvalidRequestError,
@@ -76,7 +77,6 @@ _LEASE_ROW: Final = "lease"
 _HISTORY_DROP_STEP: Final = 5
 # Characters a PartitionKey or RowKey may not contain.
 _FORBIDDEN_IN_KEY = frozenset("/\\#?") | {chr(c) for c in (*range(0x20), *range(0x7F, 0xA0))}
-_TEMPORARY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 # Tables known to exist, by (service URL, table name): created at most once per process.
 _ready_tables: set[tuple[str, str]] = set()
@@ -97,7 +97,7 @@ def _storage_errors(action: str) -> Iterator[None]:
         raise PreconditionFailedError(f"{action}: changed by someone else since it was read") from error
     except HttpResponseError as error:
         status = error.status_code or 0
-        if status in _TEMPORARY_STATUSES:
+        if status in TEMPORARY_HTTP_STATUSES:
             raise TemporaryError(f"{action}: table storage answered {status}; try again later") from error
         code = getattr(error, "error_code", None)  # set by the Tables SDK, a TableErrorCode or a plain string
         raise UpstreamError(f"{action}: table storage answered {status} {getattr(code, 'value', code)}") from error

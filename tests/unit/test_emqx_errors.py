@@ -3,8 +3,15 @@
 import httpx
 import pytest
 
-from shared.emqx import EmqxThrottledError, EmqxUnavailableError, map_emqx_error
-from shared.errors import InvalidRequestError, NotFoundError, TemporaryError, UpstreamError
+from shared.emqx import map_emqx_error
+from shared.errors import (
+    EmqxThrottledError,
+    EmqxUnavailableError,
+    InvalidRequestError,
+    NotFoundError,
+    TemporaryError,
+    UpstreamError,
+)
 from shared.settings import Secret
 
 

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from shared.emqx import DestinationRefusedError, Emqx
+from shared.emqx import Emqx
+from shared.errors import DestinationRefusedError
 from shared.link_trust import deployment_api, link_trust_problems, redis_server
 from shared.model import parse_link_spec
 from shared.settings import Secret, Settings, SettingsError

@@ -5,8 +5,9 @@ from typing import Any, cast
 
 import pytest
 
+from shared.errors import WaitingForEmqxError
 from shared.model import Link, Phase, parse_link_spec
-from shared.removal import TEARDOWN_PATIENCE, WaitingForEmqxError, wait_for_emqx
+from shared.removal import TEARDOWN_PATIENCE, wait_for_emqx
 from shared.run import Run, Services
 from shared.settings import Settings
 from tests.unit.test_model import guide_body
