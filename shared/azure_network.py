@@ -24,7 +24,6 @@ a permanent failure. Upstream messages are cut short; a response body is never c
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -46,6 +45,7 @@ from azure.mgmt.network.models import (
     Subnet,
 )
 
+from shared.clock import Backoff, Clock, retry_until
 from shared.errors import (
     MESSAGE_LIMIT,
     TEMPORARY_HTTP_STATUSES,
@@ -143,8 +143,9 @@ class AzureNetwork:
     One instance per process; a `NetworkManagementClient` is kept per subscription. Close with `close()`.
     """
 
-    def __init__(self, settings: Settings, credential: AsyncTokenCredential) -> None:
+    def __init__(self, settings: Settings, credential: AsyncTokenCredential, clock: Clock) -> None:
         self._settings = settings
+        self._clock = clock
         self._credential = credential
         self._clients: dict[str, NetworkManagementClient] = {}
 
@@ -197,14 +198,14 @@ class AzureNetwork:
     async def _write(self, action: str, begin: Callable[[], Awaitable[AsyncLROPoller[Any]]], deadline: float) -> Json:
         async with self._mapped(action):
             poller = await begin()
-            model = await _wait(poller, deadline, action)
+            model = await _wait(poller, deadline - self._clock.monotonic(), action)
         return _as_json(model)
 
     async def _delete(self, action: str, begin: Callable[[], Awaitable[AsyncLROPoller[Any]]], deadline: float) -> None:
         try:
             async with self._mapped(action, absent_ok=True):
                 poller = await begin()
-                await _wait(poller, deadline, action)
+                await _wait(poller, deadline - self._clock.monotonic(), action)
         except ResourceNotFoundError:
             return
 
@@ -306,20 +307,23 @@ class AzureNetwork:
                     pls.resource_group, pls.name, connection_name, PrivateEndpointConnection(body)
                 )
             )
-        delay = 0.2
-        while _provisioning_state(result) not in _TERMINAL:
-            if time.monotonic() + delay > deadline:
-                raise OperationStillRunningError(f"Azure is still working to {action}.")
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+
+        async def read_back() -> Json:
             try:
                 async with self._mapped(f"read connection {connection_name}"):
-                    result = _as_json(
+                    return _as_json(
                         await ops.get_private_endpoint_connection(pls.resource_group, pls.name, connection_name)
                     )
             except TemporaryError as error:
                 # ARM accepted the change: it goes on in Azure even if its progress cannot be read just now.
                 raise OperationStillRunningError(f"Azure is still working to {action}.") from error
+
+        def terminal(connection: Json) -> bool:
+            return _provisioning_state(connection) in _TERMINAL
+
+        result = await retry_until(self._clock, read_back, terminal, until=deadline, backoff=Backoff(0.2), first=result)
+        if not terminal(result):
+            raise OperationStillRunningError(f"Azure is still working to {action}.")
         state = _provisioning_state(result)
         if state != "Succeeded":
             # The decision did not take: ARM shows the connection Failed (or Canceled); the next run decides it
@@ -355,8 +359,7 @@ def _as_json(model: Any) -> Json:
     return result
 
 
-async def _wait(poller: AsyncLROPoller[T], deadline: float, action: str) -> T:
-    remaining = deadline - time.monotonic()
+async def _wait(poller: AsyncLROPoller[T], remaining: float, action: str) -> T:
     if remaining <= 0:
         raise OperationStillRunningError(f"Azure is still working to {action}.")
     try:

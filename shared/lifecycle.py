@@ -19,6 +19,7 @@ from typing import Any
 
 from shared.answers import Answer, link_view
 from shared.approvals import decide_connections
+from shared.clock import Backoff, retry_until
 from shared.desired import owner_of
 from shared.errors import (
     AppError,
@@ -209,17 +210,13 @@ async def _await_connection(run: Run) -> None:
     """A short, bounded wait for EMQX's Pending connection, deciding it as soon as it shows up."""
     network, clock = run.services.network, run.services.clock
     wait_until = clock.monotonic() + min(APPROVAL_WAIT_SECONDS, max(run.remaining() - 5, 0))
-    delay = 0.5
-    while True:
+
+    async def decided() -> bool:
         pls = await network.get_private_link_service(run.link.spec.private_link_service_id)
-        if pls is not None:
-            states = await decide_connections(run, pls)
-            if any(state.status != "Pending" for state in states):
-                return
-        if clock.monotonic() + delay > wait_until:
-            return
-        await asyncio.sleep(delay)
-        delay = min(delay * 1.5, 3.0)
+        states = await decide_connections(run, pls) if pls is not None else []
+        return any(state.status != "Pending" for state in states)
+
+    await retry_until(clock, decided, bool, until=wait_until, backoff=Backoff(0.5, factor=1.5, longest=3.0))
 
 
 async def delete_link(

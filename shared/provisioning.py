@@ -8,12 +8,12 @@ ownership tags is never changed.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from functools import partial
 from ipaddress import IPv4Address
 
 from shared import desired
+from shared.clock import Backoff, retry_until
 from shared.desired import Json
 from shared.errors import ConflictError, InvalidRequestError, OperationStillRunningError, UpstreamError
 from shared.model import LOAD_BALANCER_SCHEMA, Forwarding, LinkSpec, Phase, check_ip_in_prefix
@@ -25,14 +25,13 @@ _TERMINAL = frozenset({"Succeeded", "Failed", "Canceled"})
 
 async def settled(run: Run, read: Callable[[], Awaitable[Json | None]], what: str) -> Json | None:
     """Read a resource until its provisioning state is terminal (an earlier run's operation may still go on)."""
-    resource = await read()
-    delay = 0.5
-    while resource is not None and desired.provisioning_state(resource) not in _TERMINAL:
-        if run.remaining() < delay:
-            raise OperationStillRunningError(f"Azure is still working on {what}.")
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 5.0)
-        resource = await read()
+
+    def terminal(resource: Json | None) -> bool:
+        return resource is None or desired.provisioning_state(resource) in _TERMINAL
+
+    resource = await retry_until(run.services.clock, read, terminal, until=run.deadline, backoff=Backoff(0.5))
+    if not terminal(resource):
+        raise OperationStillRunningError(f"Azure is still working on {what}.")
     return resource
 
 

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from shared.approvals import decide_connections
+from shared.clock import Backoff, retry_until
 from shared.errors import AppError, NotFoundError, PreconditionFailedError, TemporaryError
 from shared.model import LOAD_BALANCER_SCHEMA, Link, Phase, StepOutcome
 from shared.observation import ListPrivateLinks, PrivateLinkList, observe_emqx, redis_test_due, run_redis_test
@@ -154,14 +155,14 @@ async def leased(services: Services, name: str, wait_seconds: float = 0.0) -> As
     holder = uuid.uuid4().hex
     seconds = services.settings.provision_budget_seconds + services.settings.lease_margin_seconds
     clock, store = services.clock, services.store
-    give_up = clock.monotonic() + wait_seconds
-    held = await store.try_lease(name, holder, seconds, clock.now())
     # Most runs hold a link for a fraction of a second (a monitor pass), so look again soon, then back off.
-    delay = LEASE_FIRST_RETRY_SECONDS
-    while not held and clock.monotonic() < give_up:
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, LEASE_MAX_RETRY_SECONDS)
-        held = await store.try_lease(name, holder, seconds, clock.now())
+    held = await retry_until(
+        clock,
+        lambda: store.try_lease(name, holder, seconds, clock.now()),
+        bool,
+        until=clock.monotonic() + wait_seconds,
+        backoff=Backoff(LEASE_FIRST_RETRY_SECONDS, longest=LEASE_MAX_RETRY_SECONDS),
+    )
     try:
         yield held
     finally:

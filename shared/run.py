@@ -7,12 +7,11 @@ plan instead of making it (reads still happen, so the plan is exactly what a rea
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from shared.clock import Clock, SystemClock
 from shared.errors import AppError, TemporaryError
 from shared.model import AuditRecord, Link, StepOutcome, StepRecord
 from shared.settings import Settings
@@ -26,20 +25,6 @@ if TYPE_CHECKING:  # the adapters are only named here; importing them is left to
 
 T = TypeVar("T")
 log = logging.getLogger("emqx_privatelink")
-
-
-class Clock(Protocol):
-    def now(self) -> datetime: ...
-
-    def monotonic(self) -> float: ...
-
-
-class SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-    def monotonic(self) -> float:
-        return time.monotonic()
 
 
 @dataclass

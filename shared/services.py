@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from shared.run import Clock, Services, SystemClock
+from shared.clock import Clock, SystemClock
+from shared.run import Services
 from shared.settings import Settings
 from shared.store import Store
 
@@ -60,7 +61,7 @@ def build_services(
 
     return Services(
         settings=settings,
-        network=AzureNetwork(settings, credential),
+        network=AzureNetwork(settings, credential, clock),
         emqx=Emqx(settings, spend, hold),
         store=store,
         clock=clock,
