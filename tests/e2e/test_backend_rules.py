@@ -95,13 +95,10 @@ def test_a_link_with_a_v1_nat_rule_moves_to_v2_on_its_next_reconcile(world: Worl
     assert [p["id"].lower() for p in config["loadBalancerBackendAddressPools"]] == [
         f"{lb_id}/backendAddressPools/pool-legacy".lower()
     ]
-    audits = [
-        entity
-        for entity in TableClient.from_connection_string(
-            world.endpoints["storage"]["connectionString"], table_name=f"{TABLE_PREFIX}Audit"
-        ).query_entities("PartitionKey eq 'legacy'")
-        if entity["action"] == "migrate NAT rule"
-    ]
+    with TableClient.from_connection_string(
+        world.endpoints["storage"]["connectionString"], table_name=f"{TABLE_PREFIX}Audit"
+    ) as table:
+        audits = [e for e in table.query_entities("PartitionKey eq 'legacy'") if e["action"] == "migrate NAT rule"]
     assert [(a["subject"], a["decision"]) for a in audits] == [("nat-legacy-6379", "V1 -> V2")]
     tested = world.api.post("/links/legacy/test")
     assert tested.status_code == 200 and tested.json()["result"]["passed"], tested.text

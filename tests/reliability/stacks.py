@@ -17,7 +17,7 @@ from tests.reliability.world import ReliableWorld
 SPEED = 200.0
 # The run budget of every entry point (PROVISION_BUDGET_SECONDS); a "slow" fault answers after more than this.
 BUDGET_SECONDS = 2
-LEASE_MARGIN_SECONDS = 10
+LEASE_MARGIN_SECONDS = 30
 
 
 def stack_options(workdir: Path) -> StackOptions:

@@ -98,10 +98,13 @@ def test_a_removal_waiting_for_a_pending_privatelink_finishes(world: ReliableWor
     assert answer.json()["status"]["phase"] == "deleting"
     settle(world, "race-pending", lambda link: link is None, timeout=60)
     assert_nothing_left(world, paths, "race-pending", alias)
-    # Approved by the teardown itself (an event's run may have left it Pending before: the link was being deleted).
+    # Approved once: by the teardown itself, saying why, unless a late Event Grid delivery of the failed approval
+    # got there before the DELETE did.
     decisions = [a for a in world.audits("race-pending") if a["action"] == "decide connection"]
     approved = [a for a in decisions if a["decision"] == "approve"]
-    assert len(approved) == 1 and "being deleted" in approved[0]["reason"], decisions
+    assert len(approved) == 1, decisions
+    if not approved[0]["actor"].startswith("event"):
+        assert "being deleted" in approved[0]["reason"], decisions
     assert {a["decision"] for a in decisions} <= {"approve", "leave"}, decisions
 
 
