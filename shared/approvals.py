@@ -14,7 +14,7 @@ from functools import partial
 
 from shared import desired
 from shared.desired import Json
-from shared.model import ConnectionState, Phase
+from shared.model import ConnectionState
 from shared.names import ResourceId
 from shared.policy import ConnectionFacts, Decision, decide
 from shared.provisioning import emqx_subscription
@@ -94,7 +94,7 @@ async def decide_connections(run: Run, pls: Json, *, for_teardown: bool = False)
     pls_id = link.spec.private_link_service_id
     managed = desired.owner_of(pls) == link.name
     allowed = [sub for sub in (emqx_subscription(run),) if sub]
-    deleting = link.status.phase in (Phase.DELETING, Phase.DELETED)
+    deleting = link.status.phase.being_deleted
     known_pending = {c.name for c in link.status.connections if c.status == "Pending"}
     recorded = {c.name: c.status for c in link.status.connections}
     states = []

@@ -74,7 +74,7 @@ async def put_link(
         current: Link | None = await store.get_link(name)
     except NotFoundError:
         current = None
-    if current is not None and current.status.phase in (Phase.DELETING, Phase.DELETED):
+    if current is not None and current.status.phase.being_deleted:
         raise ConflictError(f"Link {name} is being deleted; PUT it again once it is gone.", code="LinkBeingDeleted")
     if current is not None and not allow_replace:
         change = compare_specs(current.spec, spec)
@@ -169,10 +169,7 @@ async def _store_spec(services: Services, current: Link, spec: LinkSpec) -> Link
                 fresh = await store.get_link(current.name)
             except NotFoundError:
                 raise PreconditionFailedError(f"Link {current.name} was deleted meanwhile.") from None
-            if (fresh.generation, fresh.spec) != (current.generation, current.spec) or fresh.status.phase in (
-                Phase.DELETING,
-                Phase.DELETED,
-            ):
+            if (fresh.generation, fresh.spec) != (current.generation, current.spec) or fresh.status.phase.being_deleted:
                 raise
             current = fresh
     raise PreconditionFailedError(f"Link {current.name} keeps changing under the request.")
@@ -198,7 +195,7 @@ async def _audit_private_link_ip(services: Services, current: Link | None, spec:
 
 
 def _refuse_while_deleting(link: Link) -> None:
-    if link.status.phase in (Phase.DELETING, Phase.DELETED):
+    if link.status.phase.being_deleted:
         raise ConflictError(f"Link {link.name} is being deleted.", code="LinkBeingDeleted")
 
 

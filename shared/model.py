@@ -333,6 +333,26 @@ class Phase(StrEnum):
     DELETING = "deleting"
     DELETED = "deleted"
 
+    @property
+    def being_deleted(self) -> bool:
+        return self in (Phase.DELETING, Phase.DELETED)
+
+
+_REGISTERED_MOVES = frozenset({Phase.CONNECTING, Phase.RUNNING, Phase.FAILED, Phase.DELETING})
+# The phase machine: where each phase may go (`shared.run.Run.move_to` is the only way to change a phase).
+PHASE_MOVES: dict[Phase, frozenset[Phase]] = {
+    Phase.PROVISIONING: frozenset({Phase.PROVISIONED, Phase.REGISTERING, Phase.DELETING}),
+    Phase.PROVISIONED: frozenset({Phase.REGISTERING, Phase.DELETING}),
+    Phase.REGISTERING: frozenset({Phase.AWAITING_CONSOLE, Phase.AWAITING_APPROVAL, Phase.FAILED, Phase.DELETING}),
+    Phase.AWAITING_CONSOLE: _REGISTERED_MOVES | {Phase.AWAITING_APPROVAL},
+    Phase.AWAITING_APPROVAL: _REGISTERED_MOVES,
+    Phase.CONNECTING: _REGISTERED_MOVES,
+    Phase.RUNNING: _REGISTERED_MOVES,
+    Phase.FAILED: _REGISTERED_MOVES | {Phase.REGISTERING},
+    Phase.DELETING: frozenset({Phase.DELETED}),
+    Phase.DELETED: frozenset(),
+}
+
 
 class Health(StrEnum):
     HEALTHY = "healthy"
@@ -573,6 +593,7 @@ __all__ = [
     "LOAD_BALANCER_SCHEMA",
     "MAX_HISTORY",
     "MAX_TEXT",
+    "PHASE_MOVES",
     "PROBE_INTERVAL_SECONDS",
     "AuditRecord",
     "AzureResources",

@@ -36,17 +36,6 @@ _REGISTERED = frozenset(
 )
 
 
-def _set_phase(run: Run, phase: Phase, why: str) -> None:
-    status = run.link.status
-    if status.phase is phase:
-        return
-    outcome = StepOutcome.FAILED if phase is Phase.FAILED else StepOutcome.SUCCEEDED
-    run.step(f"phase {status.phase.value} -> {phase.value}", outcome, why)
-    status.phase = phase
-    if phase is Phase.FAILED:
-        status.health = Health.FAILED
-
-
 async def observe_emqx(run: Run, list_private_links: ListPrivateLinks) -> None:
     """Refresh EMQX's side of a registered link and move its phase (api mode reads the PrivateLink contract)."""
     link, status = run.link, run.link.status
@@ -61,28 +50,28 @@ async def observe_emqx(run: Run, list_private_links: ListPrivateLinks) -> None:
             if known_since is not None and listing.read_at <= known_since:
                 return  # read before this app learnt of the PrivateLink: a later read tells whether it is gone
             status.emqx.status = "missing"
-            _set_phase(run, Phase.FAILED, "the EMQX PrivateLink no longer exists")
+            run.move_to(Phase.FAILED, "the EMQX PrivateLink no longer exists")
             return
         status.emqx.status = str(record.get("status", "")) or None
         ip = record.get("privateLinkIp")
         status.emqx.ip = IPv4Address(ip) if ip else None
         if status.emqx.status == "running":
-            _set_phase(run, Phase.RUNNING, "EMQX reports the PrivateLink running")
+            run.move_to(Phase.RUNNING, "EMQX reports the PrivateLink running")
         elif status.emqx.status == "failed":
-            _set_phase(run, Phase.FAILED, "EMQX reports the PrivateLink failed")
+            run.move_to(Phase.FAILED, "EMQX reports the PrivateLink failed")
         elif approved:
-            _set_phase(run, Phase.CONNECTING, "the connection is approved; EMQX is connecting")
+            run.move_to(Phase.CONNECTING, "the connection is approved; EMQX is connecting")
         return
     # console mode: EMQX's status is visible only in its console; the operator reports the IP.
     status.emqx.ip = link.spec.emqx.private_link_ip
     if not status.connections and status.phase is Phase.RUNNING:
-        _set_phase(run, Phase.FAILED, "EMQX's private endpoint connection is gone")
+        run.move_to(Phase.FAILED, "EMQX's private endpoint connection is gone")
     elif approved and status.emqx.ip is not None:
-        _set_phase(run, Phase.RUNNING, "the connection is approved and the PrivateLink IP is reported")
+        run.move_to(Phase.RUNNING, "the connection is approved and the PrivateLink IP is reported")
     elif approved:
-        _set_phase(run, Phase.CONNECTING, "the connection is approved; report the PrivateLink IP from the console")
+        run.move_to(Phase.CONNECTING, "the connection is approved; report the PrivateLink IP from the console")
     elif status.connections and status.phase is Phase.AWAITING_CONSOLE:
-        _set_phase(run, Phase.AWAITING_APPROVAL, "EMQX's private endpoint connection appeared")
+        run.move_to(Phase.AWAITING_APPROVAL, "EMQX's private endpoint connection appeared")
 
 
 def redis_test_due(run: Run, *, desired_changed: bool = False) -> bool:

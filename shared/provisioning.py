@@ -362,4 +362,4 @@ async def provision(run: Run, allow_replace: bool = False) -> None:
     if not run.dry_run:
         run.link.status.load_balancer_schema = LOAD_BALANCER_SCHEMA
     if run.link.status.phase is Phase.PROVISIONING and not run.dry_run:
-        run.link.status.phase = Phase.PROVISIONED
+        run.move_to(Phase.PROVISIONED, "the load balancer and the Private Link Service are in place")

@@ -134,7 +134,7 @@ async def save(run: Run) -> Link | None:
 def _merge(fresh: Link, ours: Link) -> Link:
     """Our observations onto the fresh record: its desired state wins, and so does a deletion it started."""
     status = ours.status.model_copy(deep=True)
-    if fresh.status.phase in (Phase.DELETING, Phase.DELETED) and status.phase not in (Phase.DELETING, Phase.DELETED):
+    if fresh.status.phase.being_deleted and not status.phase.being_deleted:
         status.phase = fresh.status.phase
     if fresh.generation != ours.generation:
         status.observed_generation = min(status.observed_generation, fresh.status.observed_generation)

@@ -74,7 +74,7 @@ async def register(run: Run) -> dict[str, Any]:
         )
     await verify_deployment(run)
     if status.phase in (Phase.PROVISIONING, Phase.PROVISIONED, Phase.FAILED):
-        status.phase = Phase.REGISTERING
+        run.move_to(Phase.REGISTERING, "registration with EMQX begins")
     pls = await ensure_private_link_service(run, allow_replace=False)
     state = desired.provisioning_state(pls)
     if state != "Succeeded":
@@ -89,7 +89,7 @@ async def register(run: Run) -> dict[str, Any]:
     if run.settings.registration_mode is RegistrationMode.API:
         await _register_via_api(run, alias)
     elif status.phase is Phase.REGISTERING:
-        status.phase = Phase.AWAITING_CONSOLE
+        run.move_to(Phase.AWAITING_CONSOLE, "the alias is handed to the operator for the EMQX console")
     if not run.dry_run:
         status.registration_requested = False
     return registration_answer(run)
@@ -137,4 +137,4 @@ async def _register_via_api(run: Run, alias: str) -> None:
         status.emqx.id, status.emqx.known_since = private_link_id, run.services.clock.now()
     status.emqx.status = str(record.get("status") or "") or None
     if status.phase is Phase.REGISTERING:
-        status.phase = Phase.AWAITING_APPROVAL
+        run.move_to(Phase.AWAITING_APPROVAL, "EMQX has its PrivateLink; its connection is awaited")

@@ -199,7 +199,7 @@ async def begin_removal(run: Run, *, force: bool) -> bool:
         await precheck(run)
     if run.dry_run:
         return False
-    status.phase = Phase.DELETING
+    run.move_to(Phase.DELETING, "the link is being deleted")
     return True
 
 
@@ -208,4 +208,4 @@ async def remove(run: Run, *, emqx_removed: bool) -> None:
     await remove_emqx_side(run, emqx_removed)
     await remove_azure_side(run)
     if not run.dry_run:
-        run.link.status.phase = Phase.DELETED
+        run.move_to(Phase.DELETED, "everything of the link is removed")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from shared.clock import Clock, SystemClock
 from shared.errors import AppError, TemporaryError
-from shared.model import AuditRecord, Link, StepOutcome, StepRecord
+from shared.model import PHASE_MOVES, AuditRecord, Health, Link, Phase, StepOutcome, StepRecord
 from shared.settings import Settings
 
 if TYPE_CHECKING:  # the adapters are only named here; importing them is left to whoever builds the services
@@ -95,6 +95,27 @@ class Run:
             raise
         self.step(name, StepOutcome.SUCCEEDED, call.why, started)
         return result
+
+    def move_to(self, phase: Phase, why: str) -> None:
+        """Change the link's phase (the only way to): recorded in its history, failed health with `failed`; a dry
+        run changes nothing. A move the phase machine (`PHASE_MOVES`) does not list is made, and logged."""
+        status = self.link.status
+        if status.phase is phase or self.dry_run:
+            return
+        if phase not in PHASE_MOVES[status.phase]:
+            log.warning(
+                "link %s: unexpected phase change %s -> %s (%s)",
+                self.link.name,
+                status.phase.value,
+                phase.value,
+                why,
+                extra={"link": self.link.name},
+            )
+        outcome = StepOutcome.FAILED if phase is Phase.FAILED else StepOutcome.SUCCEEDED
+        self.step(f"phase {status.phase.value} -> {phase.value}", outcome, why)
+        status.phase = phase
+        if phase is Phase.FAILED:
+            status.health = Health.FAILED
 
     def step(self, step: str, outcome: StepOutcome, detail: str, started: float | None = None) -> None:
         clock = self.services.clock

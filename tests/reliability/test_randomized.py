@@ -446,8 +446,12 @@ class Scenario:
         ]
         assert failed == [], "a link was seen failed:\n" + "\n".join(failed[:5])
         names = "|".join(re.escape(name) for name in LINKS)
-        logged = re.findall(rf"link (?:{names}): phase \S+ -> failed.*", world.host_log.read_text(errors="replace"))
+        log = world.host_log.read_text(errors="replace")
+        logged = re.findall(rf"link (?:{names}): phase \S+ -> failed.*", log)
         assert logged == [], logged
+        # Every phase change the lives made is one the phase machine (shared.model.PHASE_MOVES) lists.
+        unexpected = re.findall(r"link \S+: unexpected phase change .*", log)
+        assert unexpected == [], unexpected
 
 
 def error_code(answer: httpx.Response) -> str:

@@ -1,0 +1,34 @@
+"""A run of the life cycle on a manual clock, with no adapter behind it: for tests of what a run records."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+from shared.model import Link, Phase, parse_link_spec
+from shared.run import Run, Services
+from shared.settings import Settings
+from tests.unit.test_model import guide_body
+
+START = datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.at = START
+
+    def now(self) -> datetime:
+        return self.at
+
+    def monotonic(self) -> float:
+        return (self.at - START).total_seconds()
+
+    async def sleep(self, seconds: float) -> None:
+        self.at += timedelta(seconds=seconds)
+
+
+def deleting_run(clock: Clock) -> Run:
+    settings = Settings.from_mapping({"STATE_STORAGE_CONNECTION_STRING": "AccountName=dev;AccountKey=a2V5;"})
+    services = Services(settings=settings, network=cast(Any, None), emqx=cast(Any, None), store=cast(Any, None))
+    services.clock = clock
+    link = Link(spec=parse_link_spec("demo", guide_body()))
+    link.status.phase = Phase.DELETING
+    return Run(services, link, clock.monotonic() + 60, "monitor")
