@@ -149,6 +149,16 @@ class DestinationRefusedError(UpstreamError):
     default_code = "EmqxDestinationRefused"
 
 
+def replacement_required(why: str, target: str) -> ConflictError:
+    """The 409 of a change that replaces the Private Link Service, which the caller must consent to."""
+    return ConflictError(
+        f"This change replaces the Private Link Service, which disconnects EMQX ({why}); "
+        "repeat the PUT with ?allowReplace=true to do it.",
+        code="ReplacementRequired",
+        target=target,
+    )
+
+
 # Statuses that say "not now" rather than "no": timeouts, throttling and the server's own failures.
 TEMPORARY_HTTP_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 MESSAGE_LIMIT = 300
@@ -201,5 +211,6 @@ __all__ = [
     "WaitingForEmqxError",
     "cut",
     "error_body",
+    "replacement_required",
     "retry_after_seconds",
 ]

@@ -29,6 +29,7 @@ from shared.errors import (
     OperationStillRunningError,
     PreconditionFailedError,
     TemporaryError,
+    replacement_required,
 )
 from shared.link_trust import link_trust_problems
 from shared.model import AuditRecord, Link, LinkSpec, Phase, compare_specs, parse_link_spec
@@ -79,12 +80,7 @@ async def put_link(
     if current is not None and not allow_replace:
         change = compare_specs(current.spec, spec)
         if change.replaces_private_link_service:
-            raise ConflictError(
-                "This change replaces the Private Link Service, which disconnects EMQX "
-                f"({', '.join(change.replacing_fields)}); repeat with ?allowReplace=true to do it.",
-                code="ReplacementRequired",
-                target=change.replacing_fields[0],
-            )
+            raise replacement_required(", ".join(change.replacing_fields), change.replacing_fields[0])
     link = current.with_spec(spec) if current is not None else Link(spec=spec)
     await check_references(new_run(services, link, "PUT (checks)"))
     if dry_run:

@@ -15,7 +15,13 @@ from ipaddress import IPv4Address
 from shared import desired
 from shared.clock import Backoff, retry_until
 from shared.desired import Json
-from shared.errors import ConflictError, InvalidRequestError, OperationStillRunningError, UpstreamError
+from shared.errors import (
+    ConflictError,
+    InvalidRequestError,
+    OperationStillRunningError,
+    UpstreamError,
+    replacement_required,
+)
 from shared.model import LOAD_BALANCER_SCHEMA, Forwarding, LinkSpec, Phase, check_ip_in_prefix
 from shared.names import ResourceId
 from shared.run import PlannedCall, Run
@@ -302,12 +308,7 @@ async def ensure_private_link_service(run: Run, allow_replace: bool) -> Json:
         raise _not_owned(spec, pls, "private link service", "azure.names.privateLinkService")
     if pls is not None and desired.private_link_service_needs_replacing(pls, body):
         if not allow_replace:
-            raise ConflictError(
-                f"Private link service {pls_id.name} would have to be replaced (its load balancer frontend or NAT "
-                "subnet changes), which disconnects EMQX; repeat the PUT with ?allowReplace=true to do it.",
-                code="ReplacementRequired",
-                target="azure",
-            )
+            raise replacement_required(f"{pls_id.name}'s load balancer frontend or NAT subnet changes", "azure")
         await delete_private_link_service(run, pls_id, pls)
         pls = None
     if pls is None or desired.failed(pls) or not desired.private_link_service_conforms(pls, body):

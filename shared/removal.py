@@ -13,11 +13,11 @@ from ipaddress import IPv4Address
 from typing import Any
 
 from shared import desired
-from shared.approvals import decide_connections
+from shared.approvals import connection_states, decide_connections
 from shared.errors import ConflictError, InvalidRequestError, WaitingForEmqxError
 from shared.link_trust import deployment_api
 from shared.model import Phase, StepOutcome
-from shared.provisioning import delete_private_link_service, settled, stale_nic_ids, unbind_nic
+from shared.provisioning import delete_private_link_service, emqx_subscription, settled, stale_nic_ids, unbind_nic
 from shared.registration import same_alias
 from shared.run import PlannedCall, Run
 from shared.settings import RegistrationMode, SettingsError
@@ -58,7 +58,6 @@ async def precheck(run: Run) -> None:
 
 async def remove_emqx_side(run: Run, emqx_removed: bool) -> None:
     link = run.link
-    emqx_sub = (link.spec.emqx.azure_subscription_id or run.settings.emqx_azure_subscription_id or "").lower()
     # In api mode the app removes EMQX's side itself; the caller's word counts only once the app gave up on EMQX.
     gave_up = link.status.emqx_teardown_stalled
     if run.settings.registration_mode is RegistrationMode.API and not (emqx_removed and gave_up):
@@ -69,14 +68,13 @@ async def remove_emqx_side(run: Run, emqx_removed: bool) -> None:
         return
     pls_id = link.spec.private_link_service_id
     pls = await run.services.network.get_private_link_service(pls_id)
+    emqx_sub = (emqx_subscription(run) or "").lower()
     live = [
-        c
-        for c in desired.connections_of(pls or {})
-        if str(((c.get("properties") or {}).get("privateEndpoint") or {}).get("id", ""))
-        .lower()
-        .startswith(f"/subscriptions/{emqx_sub}/")
-        and ((c.get("properties") or {}).get("privateLinkServiceConnectionState") or {}).get("status")
-        in ("Approved", "Pending")
+        state
+        for state in connection_states(pls or {})
+        if state.private_endpoint_id is not None
+        and state.private_endpoint_id.subscription_id.lower() == emqx_sub
+        and state.status in ("Approved", "Pending")
     ]
     if live and not run.dry_run:
         raise WaitingForEmqxError(
