@@ -26,7 +26,7 @@ from localcloud.emqx.arm_client import ArmClient
 from localcloud.emqx.cloud import EmqxCloud
 from localcloud.emqx.privatelinks import RUNNING, PrivateLink
 from localcloud.seed import GuideNetwork, link_body
-from shared import desired
+from shared import arm_reading, desired
 from shared.model import (
     LOAD_BALANCER_SCHEMA,
     AzureResources,
@@ -120,7 +120,7 @@ class Fleet:
         lb = await _start_put(arm, str(spec.load_balancer_id), desired.load_balancer_body(spec))
         body = desired.private_link_service_body(spec, [self._emqx_subscription], [])
         pls = await _start_put(arm, str(spec.private_link_service_id), body)
-        alias, frontend_ip = desired.alias_of(pls), desired.frontend_address(lb, spec)
+        alias, frontend_ip = arm_reading.alias_of(pls), arm_reading.frontend_address(lb, spec)
         if alias is None or frontend_ip is None:
             raise BenchError(f"ARM gave link {spec.name} no alias or frontend address")
         record = self._running_record(alias, EMQX_ADDRESSES + index)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from shared import desired
+from shared import arm_reading
 from shared.desired import Json
 from shared.model import ConnectionState
 from shared.names import ResourceId
@@ -51,7 +51,7 @@ def _decided_here(connection: Json) -> bool:
 def _reported_status(connection: Json) -> str:
     """Approved or Rejected only once ARM's update of the connection Succeeded; Pending before, or if it failed."""
     status = _status(connection)
-    if status in _DECISION_OF and desired.provisioning_state(connection) != "Succeeded":
+    if status in _DECISION_OF and arm_reading.provisioning_state(connection) != "Succeeded":
         return "Pending"
     return status
 
@@ -60,7 +60,9 @@ def _policy_status(connection: Json) -> str:
     """The status the policy decides on: a decision whose update ARM ended Failed did not take, so the connection
     is decided again (an approval always; a rejection only if it was this app's)."""
     status = _status(connection)
-    if desired.failed(connection) and (status == "Approved" or (status == "Rejected" and _decided_here(connection))):
+    if arm_reading.failed(connection) and (
+        status == "Approved" or (status == "Rejected" and _decided_here(connection))
+    ):
         return "Pending"
     return status
 
@@ -73,7 +75,7 @@ def connection_states(pls: Json) -> list[ConnectionState]:
             status=_reported_status(c),
             description=_description(c),
         )
-        for c in desired.connections_of(pls)
+        for c in arm_reading.connections_of(pls)
     ]
 
 
@@ -92,13 +94,13 @@ async def decide_connections(run: Run, pls: Json, *, for_teardown: bool = False)
     """
     link, network = run.link, run.services.network
     pls_id = link.spec.private_link_service_id
-    managed = desired.owner_of(pls) == link.name
+    managed = arm_reading.owner_of(pls) == link.name
     allowed = [sub for sub in (emqx_subscription(run),) if sub]
     deleting = link.status.phase.being_deleted
     known_pending = {c.name for c in link.status.connections if c.status == "Pending"}
     recorded = {c.name: c.status for c in link.status.connections}
     states = []
-    for connection, observed in zip(desired.connections_of(pls), connection_states(pls), strict=True):
+    for connection, observed in zip(arm_reading.connections_of(pls), connection_states(pls), strict=True):
         state = observed
         decided = _status(connection)
         if (

@@ -19,8 +19,8 @@ from typing import Any
 
 from shared.answers import Answer, link_view
 from shared.approvals import decide_connections
+from shared.arm_reading import owner_of
 from shared.clock import Backoff, retry_until
-from shared.desired import owner_of
 from shared.errors import (
     AppError,
     ConflictError,

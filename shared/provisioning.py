@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from ipaddress import IPv4Address
 
-from shared import desired
+from shared import arm_reading, desired
 from shared.clock import Backoff, retry_until
 from shared.desired import Json
 from shared.errors import (
@@ -33,7 +33,7 @@ async def settled(run: Run, read: Callable[[], Awaitable[Json | None]], what: st
     """Read a resource until its provisioning state is terminal (an earlier run's operation may still go on)."""
 
     def terminal(resource: Json | None) -> bool:
-        return resource is None or desired.provisioning_state(resource) in _TERMINAL
+        return resource is None or arm_reading.provisioning_state(resource) in _TERMINAL
 
     resource = await retry_until(run.services.clock, read, terminal, until=run.deadline, backoff=Backoff(0.5))
     if not terminal(resource):
@@ -42,7 +42,7 @@ async def settled(run: Run, read: Callable[[], Awaitable[Json | None]], what: st
 
 
 def _not_owned(spec: LinkSpec, resource: Json, what: str, target: str) -> ConflictError:
-    owner = desired.owner_of(resource)
+    owner = arm_reading.owner_of(resource)
     whose = f"link {owner}" if owner else "someone else (it has no ownership tags of this app)"
     return ConflictError(
         f"The {what} {resource.get('name')} already exists and belongs to {whose}; "
@@ -92,7 +92,7 @@ async def check_references(run: Run) -> None:
         "azure.frontendSubnetId", partial(network.get_subnet, azure.frontend_subnet_id), "subnet"
     )
     if frontend_subnet is not None and azure.frontend_ip is not None:
-        prefix = desired.subnet_prefix(frontend_subnet)
+        prefix = arm_reading.subnet_prefix(frontend_subnet)
         problem = check_ip_in_prefix(str(azure.frontend_ip), prefix) if prefix else None
         if problem:
             problems.append(("azure.frontendIp", problem))
@@ -105,11 +105,11 @@ async def check_references(run: Run) -> None:
         if nic is not None:
             nics[target] = nic
     if frontend_subnet is not None:
-        vnet = desired.vnet_of(str(azure.frontend_subnet_id))
+        vnet = arm_reading.vnet_of(str(azure.frontend_subnet_id))
         problems += [
             (target, f"the NIC is in virtual network {nic_vnet}, not the frontend's {vnet}; ARM refuses that")
             for target, nic in nics.items()
-            if (nic_vnet := desired.nic_vnet(nic)) and nic_vnet.lower() != vnet.lower()
+            if (nic_vnet := arm_reading.nic_vnet(nic)) and nic_vnet.lower() != vnet.lower()
         ]
     if problems:
         raise InvalidRequestError.from_problems(problems, "The link")
@@ -125,15 +125,15 @@ async def _check_backend_ports(run: Run, nics: dict[str, Json]) -> None:
     ours = str(spec.load_balancer_id).lower()
     balancers: dict[str, Json | None] = {}
     for target, nic in nics.items():
-        for lb_id in desired.load_balancers_bound_to(nic):
+        for lb_id in arm_reading.load_balancers_bound_to(nic):
             if lb_id.lower() == ours:
                 continue
             if lb_id.lower() not in balancers:
                 balancers[lb_id.lower()] = await network.get_load_balancer(ResourceId.parse(lb_id))
             lb = balancers[lb_id.lower()]
-            rule = desired.rule_delivering(lb, nic, spec.azure.backend_port) if lb is not None else None
+            rule = arm_reading.rule_delivering(lb, nic, spec.azure.backend_port) if lb is not None else None
             if rule is not None:
-                owner = desired.owner_of(lb) if lb is not None else None
+                owner = arm_reading.owner_of(lb) if lb is not None else None
                 whose = f"link {owner}'s" if owner else "the"
                 raise ConflictError(
                     f"The NIC already receives backend port {spec.azure.backend_port} from rule {rule} of {whose} "
@@ -161,7 +161,7 @@ async def _check_ownership(run: Run) -> None:
         if resource_id in (recorded.load_balancer_id, recorded.private_link_service_id):
             continue  # this link built it (provisioning checks ownership again before any write)
         existing = await get(resource_id)
-        if existing is not None and desired.owner_of(existing) != spec.name:
+        if existing is not None and arm_reading.owner_of(existing) != spec.name:
             raise _not_owned(spec, existing, what, target)
 
 
@@ -172,7 +172,7 @@ async def ensure_subnets(run: Run) -> None:
     nat_subnet = await network.get_subnet(nat_id)
     if nat_subnet is None:
         raise InvalidRequestError.from_problems([("azure.natSubnetId", "no such subnet")], "The link")
-    if not desired.subnet_allows_private_link_service(nat_subnet) or desired.failed(nat_subnet):
+    if not arm_reading.subnet_allows_private_link_service(nat_subnet) or arm_reading.failed(nat_subnet):
         body = desired.subnet_with_policies_disabled(nat_subnet)
         await run.mutate(
             PlannedCall("arm", "PUT", str(nat_id), "disable privateLinkServiceNetworkPolicies for the PLS NAT IP"),
@@ -186,10 +186,10 @@ async def ensure_load_balancer(run: Run) -> Json:
     lb_id = spec.load_balancer_id
     lb = await settled(run, lambda: network.get_load_balancer(lb_id), f"load balancer {lb_id.name}")
     body = desired.load_balancer_body(spec)
-    if lb is not None and desired.owner_of(lb) != spec.name:
+    if lb is not None and arm_reading.owner_of(lb) != spec.name:
         raise _not_owned(spec, lb, "load balancer", "azure.names.loadBalancer")
     # A load balancer ARM left Failed is PUT again before anything references it (its NICs, the PLS).
-    if lb is None or desired.failed(lb) or not desired.load_balancer_conforms(spec, lb):
+    if lb is None or arm_reading.failed(lb) or not desired.load_balancer_conforms(spec, lb):
         why = "create the internal Standard load balancer" if lb is None else "bring the load balancer to the link"
         lb = await run.mutate(
             PlannedCall("arm", "PUT", str(lb_id), why),
@@ -197,7 +197,7 @@ async def ensure_load_balancer(run: Run) -> Json:
             body,
         )
     run.link.status.resources.load_balancer_id = lb_id
-    address = desired.frontend_address(lb, spec)
+    address = arm_reading.frontend_address(lb, spec)
     if address and not run.dry_run:
         run.link.status.resources.frontend_ip = IPv4Address(address)
     return lb
@@ -211,9 +211,9 @@ async def migrate_v1_nat_rules(run: Run) -> None:
     if spec.azure.forwarding is not Forwarding.NAT_RULE or run.link.status.load_balancer_schema >= LOAD_BALANCER_SCHEMA:
         return
     lb = await network.get_load_balancer(spec.load_balancer_id)
-    if lb is None or desired.owner_of(lb) != spec.name:
+    if lb is None or arm_reading.owner_of(lb) != spec.name:
         return
-    retired = desired.v1_nat_rules(lb)
+    retired = arm_reading.v1_nat_rules(lb)
     if not retired:
         return
     run.audit("migrate NAT rule", ", ".join(retired), "V1 -> V2", "inbound NAT rule V1 is retired on 2027-09-30")
@@ -270,7 +270,7 @@ def _nic_write(change: Json | None, nic: Json) -> Json | None:
     """The NIC PUT to make: `change` (this link's references added or removed), or, when there is none and ARM
     left the NIC Failed, the NIC as it is, PUT back: a Failed NIC fails every write that references it
     (ReferencedResourceNotProvisioned, kubernetes/kubernetes#65025) until it is PUT again."""
-    if change is not None or not desired.failed(nic):
+    if change is not None or not arm_reading.failed(nic):
         return change
 
     def without_state(props: Json) -> Json:
@@ -304,14 +304,14 @@ async def ensure_private_link_service(run: Run, allow_replace: bool) -> Json:
     visibility, auto_approval = registered_access(run)
     body = desired.private_link_service_body(spec, visibility, auto_approval)
     pls = await settled(run, lambda: network.get_private_link_service(pls_id), f"private link service {pls_id.name}")
-    if pls is not None and desired.owner_of(pls) != spec.name:
+    if pls is not None and arm_reading.owner_of(pls) != spec.name:
         raise _not_owned(spec, pls, "private link service", "azure.names.privateLinkService")
     if pls is not None and desired.private_link_service_needs_replacing(pls, body):
         if not allow_replace:
             raise replacement_required(f"{pls_id.name}'s load balancer frontend or NAT subnet changes", "azure")
         await delete_private_link_service(run, pls_id, pls)
         pls = None
-    if pls is None or desired.failed(pls) or not desired.private_link_service_conforms(pls, body):
+    if pls is None or arm_reading.failed(pls) or not desired.private_link_service_conforms(pls, body):
         why = "create the Private Link Service" if pls is None else "bring the Private Link Service to the link"
         pls = await run.mutate(
             PlannedCall("arm", "PUT", str(pls_id), why),
@@ -320,7 +320,7 @@ async def ensure_private_link_service(run: Run, allow_replace: bool) -> Json:
         )
     status = run.link.status
     status.resources.private_link_service_id = pls_id
-    alias = desired.alias_of(pls)
+    alias = arm_reading.alias_of(pls)
     if alias and not run.dry_run:
         status.pls_alias = alias
     return pls
@@ -336,7 +336,7 @@ async def delete_private_link_service(run: Run, pls_id: ResourceId, pls: Json) -
             partial(network.delete_connection, pls_id, name, run.deadline),
             None,
         )
-    if desired.owner_of(pls) == run.link.spec.name:
+    if arm_reading.owner_of(pls) == run.link.spec.name:
         await run.mutate(
             PlannedCall("arm", "DELETE", str(pls_id), "remove the Private Link Service"),
             lambda: network.delete_private_link_service(pls_id, run.deadline),
@@ -349,7 +349,7 @@ async def provision(run: Run, allow_replace: bool = False) -> None:
     await ensure_subnets(run)
     # A PLS pins its frontend: replace it before the load balancer changes under it.
     existing = await run.services.network.get_private_link_service(run.link.spec.private_link_service_id)
-    if existing is not None and desired.owner_of(existing) == run.link.spec.name:
+    if existing is not None and arm_reading.owner_of(existing) == run.link.spec.name:
         visibility, auto_approval = registered_access(run)
         body = desired.private_link_service_body(run.link.spec, visibility, auto_approval)
         if desired.private_link_service_needs_replacing(existing, body):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from shared import desired
+from shared import arm_reading
 from shared.errors import ConflictError, InvalidRequestError, NotFoundError, OperationStillRunningError
 from shared.model import Phase
 from shared.provisioning import emqx_subscription, ensure_private_link_service
@@ -76,7 +76,7 @@ async def register(run: Run) -> dict[str, Any]:
     if status.phase in (Phase.PROVISIONING, Phase.PROVISIONED, Phase.FAILED):
         run.move_to(Phase.REGISTERING, "registration with EMQX begins")
     pls = await ensure_private_link_service(run, allow_replace=False)
-    state = desired.provisioning_state(pls)
+    state = arm_reading.provisioning_state(pls)
     if state != "Succeeded":
         # EMQX would build its private endpoint on a PLS that is not provisioned (Updating, or Failed until it is
         # PUT again): the alias goes to EMQX once ARM reports the PLS Succeeded; the next run goes on.

@@ -12,7 +12,7 @@ from functools import partial
 from ipaddress import IPv4Address
 from typing import Any
 
-from shared import desired
+from shared import arm_reading
 from shared.approvals import connection_states, decide_connections
 from shared.errors import ConflictError, InvalidRequestError, WaitingForEmqxError
 from shared.link_trust import deployment_api
@@ -90,7 +90,7 @@ async def _our_private_links(run: Run) -> list[dict[str, Any]]:
     alias = status.pls_alias
     if alias is None:
         pls = await network.get_private_link_service(run.link.spec.private_link_service_id)
-        alias = desired.alias_of(pls) if pls is not None else None
+        alias = arm_reading.alias_of(pls) if pls is not None else None
     records = await run.services.emqx.list_private_links(run.link.spec.emqx.deployment_id)
     return [
         record
@@ -169,14 +169,14 @@ async def remove_azure_side(run: Run) -> None:
     spec, network = run.link.spec, run.services.network
     pls_id = spec.private_link_service_id
     pls = await settled(run, partial(network.get_private_link_service, pls_id), f"private link service {pls_id.name}")
-    if pls is not None and desired.owner_of(pls) == spec.name:
+    if pls is not None and arm_reading.owner_of(pls) == spec.name:
         await delete_private_link_service(run, pls_id, pls)
     lb_id = spec.load_balancer_id
     lb = await settled(run, partial(network.get_load_balancer, lb_id), f"load balancer {lb_id.name}")
     nic_ids = list(dict.fromkeys([*spec.azure.backend_nic_ids, *(stale_nic_ids(lb, spec) if lb else [])]))
     for nic_id in nic_ids:
         await unbind_nic(run, nic_id)
-    if lb is not None and desired.owner_of(lb) == spec.name:
+    if lb is not None and arm_reading.owner_of(lb) == spec.name:
         await run.mutate(
             PlannedCall("arm", "DELETE", str(lb_id), "remove the load balancer"),
             partial(network.delete_load_balancer, lb_id, run.deadline),

@@ -3,7 +3,7 @@
 import copy
 from typing import Any
 
-from shared import desired
+from shared import arm_reading, desired
 from shared.model import LinkSpec, parse_link_spec
 from tests.unit.test_model import NIC, NIC_2, guide_body, lb_rule_body
 
@@ -47,7 +47,7 @@ def test_the_guide_load_balancer() -> None:
     assert (rule["frontendPortRangeStart"], rule["backendPort"], rule["protocol"]) == (6379, 6379, "Tcp")
     assert rule["frontendIPConfiguration"]["id"].endswith("/loadBalancers/test01/frontendIPConfigurations/demo-redis")
     assert props["loadBalancingRules"] == [] and props["probes"] == []
-    assert desired.owner_of(body) == "demo"
+    assert arm_reading.owner_of(body) == "demo"
 
 
 def test_what_arm_returns_conforms() -> None:
@@ -68,7 +68,7 @@ def test_a_load_balancer_without_our_tags_does_not_conform() -> None:
     returned = as_arm_returns(desired.load_balancer_body(spec), str(spec.load_balancer_id))
     returned["tags"] = {}
     assert not desired.load_balancer_conforms(spec, returned)
-    assert desired.owner_of(returned) is None
+    assert arm_reading.owner_of(returned) is None
 
 
 def test_a_load_balancing_rule_has_its_probe() -> None:
@@ -142,13 +142,13 @@ def test_the_nat_rule_is_v2_on_the_pool_and_a_v1_rule_is_found_for_migration() -
     assert "frontendPort" not in props
     assert (props["frontendPortRangeStart"], props["frontendPortRangeEnd"], props["backendPort"]) == (6379, 6379, 6379)
     assert props["backendAddressPool"]["id"] == str(desired.pool_id(spec))
-    assert desired.v1_nat_rules(body) == []
+    assert arm_reading.v1_nat_rules(body) == []
     v1 = copy.deepcopy(body)
     v1_props = v1["properties"]["inboundNatRules"][0]["properties"]
     for name in ("frontendPortRangeStart", "frontendPortRangeEnd", "backendAddressPool"):
         del v1_props[name]
     v1_props["frontendPort"] = 6379
-    assert desired.v1_nat_rules(v1) == [rule["name"]]
+    assert arm_reading.v1_nat_rules(v1) == [rule["name"]]
     assert not desired.load_balancer_conforms(spec, v1)
     assert desired.load_balancer_conforms(spec, body)
 
@@ -162,7 +162,7 @@ def test_the_private_link_service_and_its_replacement() -> None:
         "loadBalancerFrontendIpConfigurations"
     ][0]["id"].lower()
     assert desired.private_link_service_conforms(returned, body)
-    assert desired.alias_of(returned) == "demo.1234.eastus.azure.privatelinkservice"
+    assert arm_reading.alias_of(returned) == "demo.1234.eastus.azure.privatelinkservice"
     assert not desired.private_link_service_conforms(returned, desired.private_link_service_body(spec, [], []))
     assert not desired.private_link_service_needs_replacing(returned, desired.private_link_service_body(spec, [], []))
     other = parse_link_spec("demo", {**guide_body(), "azure": {**guide_body()["azure"], "backendNicIds": [NIC_2]}})
@@ -186,15 +186,15 @@ def test_the_subnet_keeps_everything_but_the_policy() -> None:
             "provisioningState": "Succeeded",
         },
     }
-    assert not desired.subnet_allows_private_link_service(subnet)
+    assert not arm_reading.subnet_allows_private_link_service(subnet)
     body = desired.subnet_with_policies_disabled(subnet)
     assert body["properties"] == {
         "addressPrefix": "10.1.0.0/24",
         "networkSecurityGroup": {"id": "nsg"},
         "privateLinkServiceNetworkPolicies": "Disabled",
     }
-    assert desired.subnet_allows_private_link_service(body)
-    assert desired.subnet_prefix(subnet) == "10.1.0.0/24"
+    assert arm_reading.subnet_allows_private_link_service(body)
+    assert arm_reading.subnet_prefix(subnet) == "10.1.0.0/24"
 
 
 def test_binding_drops_a_v1_nat_rule_reference_into_the_links_balancer() -> None:
