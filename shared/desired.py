@@ -57,7 +57,7 @@ def probe_id(spec: LinkSpec) -> ResourceId:
 
 def subnet_with_policies_disabled(subnet: Json) -> Json:
     """The whole subnet back (a subnet PUT replaces it), with only the PLS network policy changed."""
-    properties = {key: value for key, value in props_of(subnet).items() if key != "provisioningState"}
+    properties = _writable(props_of(subnet))
     properties["privateLinkServiceNetworkPolicies"] = "Disabled"
     return {"name": subnet.get("name"), "properties": properties}
 
@@ -136,6 +136,21 @@ def _nic_references(spec: LinkSpec) -> dict[str, str]:
     return {"loadBalancerBackendAddressPools": str(pool_id(spec))}
 
 
+def _writable(properties: Json) -> Json:
+    """Properties to send back: what ARM returned, without its read-only provisioning state."""
+    return {key: value for key, value in properties.items() if key != "provisioningState"}
+
+
+def nic_as_is(nic: Json) -> Json:
+    """The whole NIC back (a NIC PUT replaces it), as ARM holds it."""
+    properties = _writable(props_of(nic))
+    properties["ipConfigurations"] = [
+        {"name": config.get("name"), "id": config.get("id"), "properties": _writable(props_of(config))}
+        for config in props_of(nic).get("ipConfigurations") or []
+    ]
+    return {key: nic[key] for key in ("location", "tags") if key in nic} | {"properties": properties}
+
+
 def _with_references(nic: Json, spec: LinkSpec, bind: bool) -> Json | None:
     """The NIC with this link's references added (bind) or removed; None when nothing would change.
 
@@ -147,29 +162,22 @@ def _with_references(nic: Json, spec: LinkSpec, bind: bool) -> Json | None:
         return None
     wanted = _nic_references(spec) if bind else {}
     ours = f"{str(spec.load_balancer_id).lower()}/"
+    body = nic_as_is(nic)
+    config_props = next(
+        c["properties"] for c in body["properties"]["ipConfigurations"] if c["name"] == primary.get("name")
+    )
     changed = False
-    new_configs = []
-    for config in props_of(nic).get("ipConfigurations") or []:
-        config_props = dict(props_of(config))
-        if config.get("name") == primary.get("name"):
-            for key in REFERENCE_KEYS:
-                current = list(config_props.get(key) or [])
-                ref = wanted.get(key, "")
-                kept = [item for item in current if not ref_id(item).startswith(ours) or ref_id(item) == ref.lower()]
-                if ref and not any(ref_id(item) == ref.lower() for item in kept):
-                    kept.append({"id": ref})
-                if kept != current:
-                    changed = True
-                if key in config_props or kept:
-                    config_props[key] = kept
-        config_props.pop("provisioningState", None)
-        new_configs.append({"name": config.get("name"), "id": config.get("id"), "properties": config_props})
-    if not changed:
-        return None
-    properties = {key: value for key, value in props_of(nic).items() if key != "provisioningState"}
-    properties["ipConfigurations"] = new_configs
-    body = {key: nic[key] for key in ("location", "tags") if key in nic}
-    return body | {"properties": properties}
+    for key in REFERENCE_KEYS:
+        current = list(config_props.get(key) or [])
+        ref = wanted.get(key, "")
+        kept = [item for item in current if not ref_id(item).startswith(ours) or ref_id(item) == ref.lower()]
+        if ref and not any(ref_id(item) == ref.lower() for item in kept):
+            kept.append({"id": ref})
+        if kept != current:
+            changed = True
+        if key in config_props or kept:
+            config_props[key] = kept
+    return body if changed else None
 
 
 def nic_bound(spec: LinkSpec, nic: Json) -> Json | None:

@@ -151,9 +151,10 @@ def guarded_transport(
     httpx takes no network backend, so the pool httpx would build is built here the same way, with the backend.
     Environment proxies are not used: a proxy would resolve names past the guard.
     """
-    transport = httpx.AsyncHTTPTransport(verify=verify, limits=limits, trust_env=False)
+    ssl_context = httpx.create_ssl_context(verify=verify, trust_env=False)  # loaded once, for both pools
+    transport = httpx.AsyncHTTPTransport(verify=ssl_context, limits=limits, trust_env=False)
     transport._pool = httpcore.AsyncConnectionPool(
-        ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
+        ssl_context=ssl_context,
         max_connections=limits.max_connections,
         max_keepalive_connections=limits.max_keepalive_connections,
         keepalive_expiry=limits.keepalive_expiry,
@@ -213,6 +214,11 @@ def map_emqx_error(response: httpx.Response, action: str, secrets: Iterable[Secr
 
 def _transport_error(action: str) -> EmqxUnavailableError:
     return EmqxUnavailableError(f"EMQX did not answer while trying to {action}; it will be retried.")
+
+
+def private_link_id(record: Json) -> str | None:
+    """The id of a record of the PrivateLink contract (`privateLinkID`, as the Platform API spells its ids)."""
+    return str(record.get("privateLinkID") or record.get("privateLinkId") or "") or None
 
 
 @dataclass(frozen=True)

@@ -127,7 +127,7 @@ async def register_link(services: Services, name: str) -> Answer:
         _refuse_while_deleting(link)
         run = new_run(services, link, "register")
         # A link not registered yet is registered by reconcile, as the monitor would; a registered one is checked.
-        first_time = link.status.phase in (Phase.PROVISIONING, Phase.PROVISIONED, Phase.FAILED, Phase.REGISTERING)
+        first_time = link.status.phase.before_registration or link.status.phase is Phase.REGISTERING
         try:
             await _record_registration_intent(run)
             await reconcile(run, full_check=False, list_private_links=PrivateLinkCache(services))
@@ -148,7 +148,7 @@ async def _record_registration_intent(run: Run) -> None:
     """Store the wish to register before any work, so that a 202 (or a crash) at any later point is finished by
     the monitor rather than forgotten."""
     status = run.link.status
-    if status.phase in (Phase.PROVISIONING, Phase.PROVISIONED, Phase.FAILED) and not status.registration_requested:
+    if status.phase.before_registration and not status.registration_requested:
         status.registration_requested = True
         await save(run)
 

@@ -337,6 +337,11 @@ class Phase(StrEnum):
     def being_deleted(self) -> bool:
         return self in (Phase.DELETING, Phase.DELETED)
 
+    @property
+    def before_registration(self) -> bool:
+        """A register call starts the registration from here (a failed link registers again from scratch)."""
+        return self in (Phase.PROVISIONING, Phase.PROVISIONED, Phase.FAILED)
+
 
 _REGISTERED_MOVES = frozenset({Phase.CONNECTING, Phase.RUNNING, Phase.FAILED, Phase.DELETING})
 # The phase machine: where each phase may go (`shared.run.Run.move_to` is the only way to change a phase).

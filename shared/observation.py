@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from ipaddress import IPv4Address
 from typing import Any
 
+from shared.emqx import private_link_id
 from shared.errors import AppError, TemporaryError
 from shared.link_trust import deployment_api, redis_server
 from shared.model import Health, Phase, RedisTestResult, StepOutcome
@@ -44,7 +45,7 @@ async def observe_emqx(run: Run, list_private_links: ListPrivateLinks) -> None:
     approved = any(c.status == "Approved" for c in status.connections)
     if run.settings.registration_mode is RegistrationMode.API:
         listing = await list_private_links(link.spec.emqx.deployment_id)
-        record = next((r for r in listing.records if str(r.get("privateLinkID", "")) == status.emqx.id), None)
+        record = next((r for r in listing.records if private_link_id(r) == status.emqx.id), None)
         if record is None:
             known_since = status.emqx.known_since
             if known_since is not None and listing.read_at <= known_since:

@@ -132,8 +132,8 @@ async def _check_backend_ports(run: Run, nics: dict[str, Json]) -> None:
                 balancers[lb_id.lower()] = await network.get_load_balancer(ResourceId.parse(lb_id))
             lb = balancers[lb_id.lower()]
             rule = arm_reading.rule_delivering(lb, nic, spec.azure.backend_port) if lb is not None else None
-            if rule is not None:
-                owner = arm_reading.owner_of(lb) if lb is not None else None
+            if lb is not None and rule is not None:
+                owner = arm_reading.owner_of(lb)
                 whose = f"link {owner}'s" if owner else "the"
                 raise ConflictError(
                     f"The NIC already receives backend port {spec.azure.backend_port} from rule {rule} of {whose} "
@@ -272,16 +272,7 @@ def _nic_write(change: Json | None, nic: Json) -> Json | None:
     (ReferencedResourceNotProvisioned, kubernetes/kubernetes#65025) until it is PUT again."""
     if change is not None or not arm_reading.failed(nic):
         return change
-
-    def without_state(props: Json) -> Json:
-        return {key: value for key, value in props.items() if key != "provisioningState"}
-
-    properties = without_state(nic.get("properties") or {})
-    properties["ipConfigurations"] = [
-        {"name": c.get("name"), "id": c.get("id"), "properties": without_state(c.get("properties") or {})}
-        for c in properties.get("ipConfigurations") or []
-    ]
-    return {key: nic[key] for key in ("location", "tags") if key in nic} | {"properties": properties}
+    return desired.nic_as_is(nic)
 
 
 async def unbind_nic(run: Run, nic_id: ResourceId) -> None:

@@ -11,6 +11,7 @@ from functools import partial
 from typing import Any
 
 from shared import arm_reading
+from shared.emqx import private_link_id
 from shared.errors import ConflictError, InvalidRequestError, NotFoundError, OperationStillRunningError
 from shared.model import Phase
 from shared.provisioning import emqx_subscription, ensure_private_link_service
@@ -73,7 +74,7 @@ async def register(run: Run) -> dict[str, Any]:
             "The link",
         )
     await verify_deployment(run)
-    if status.phase in (Phase.PROVISIONING, Phase.PROVISIONED, Phase.FAILED):
+    if status.phase.before_registration:
         run.move_to(Phase.REGISTERING, "registration with EMQX begins")
     pls = await ensure_private_link_service(run, allow_replace=False)
     state = arm_reading.provisioning_state(pls)
@@ -132,9 +133,9 @@ async def _register_via_api(run: Run, alias: str) -> None:
     )
     if run.dry_run:
         return
-    private_link_id = str(record.get("privateLinkID") or record.get("privateLinkId") or "") or None
-    if private_link_id != status.emqx.id:
-        status.emqx.id, status.emqx.known_since = private_link_id, run.services.clock.now()
+    found = private_link_id(record)
+    if found != status.emqx.id:
+        status.emqx.id, status.emqx.known_since = found, run.services.clock.now()
     status.emqx.status = str(record.get("status") or "") or None
     if status.phase is Phase.REGISTERING:
         run.move_to(Phase.AWAITING_APPROVAL, "EMQX has its PrivateLink; its connection is awaited")

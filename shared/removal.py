@@ -14,6 +14,7 @@ from typing import Any
 
 from shared import arm_reading
 from shared.approvals import connection_states, decide_connections
+from shared.emqx import private_link_id
 from shared.errors import ConflictError, InvalidRequestError, WaitingForEmqxError
 from shared.link_trust import deployment_api
 from shared.model import Phase, StepOutcome
@@ -95,8 +96,7 @@ async def _our_private_links(run: Run) -> list[dict[str, Any]]:
     return [
         record
         for record in records
-        if (status.emqx.id and str(record.get("privateLinkID", "")) == status.emqx.id)
-        or (alias and same_alias(record, alias))
+        if (status.emqx.id and private_link_id(record) == status.emqx.id) or (alias and same_alias(record, alias))
     ]
 
 
@@ -118,22 +118,20 @@ async def _remove_emqx_private_links(run: Run) -> None:
         return
     waiting_on: list[str] = []
     for record in ours:
-        private_link_id, state = str(record.get("privateLinkID", "")), str(record.get("status", ""))
+        record_id, state = private_link_id(record) or "", str(record.get("status", ""))
         if state not in REMOVABLE:
-            waiting_on.append(f"{private_link_id} is {state or 'in an unknown state'}")
+            waiting_on.append(f"{record_id} is {state or 'in an unknown state'}")
             continue
         try:
             await run.mutate(
-                PlannedCall(
-                    "emqx", "DELETE", f"deployments/{deployment_id}/privatelinks/{private_link_id}", "EMQX first"
-                ),
-                partial(emqx.delete_private_link, deployment_id, private_link_id),
+                PlannedCall("emqx", "DELETE", f"deployments/{deployment_id}/privatelinks/{record_id}", "EMQX first"),
+                partial(emqx.delete_private_link, deployment_id, record_id),
                 None,
             )
         except InvalidRequestError as refused:  # EMQX's 422: its PrivateLink moved on since the list was read
-            waiting_on.append(f"EMQX refused to remove {private_link_id} for now ({refused.message})")
+            waiting_on.append(f"EMQX refused to remove {record_id} for now ({refused.message})")
         else:
-            waiting_on.append(f"EMQX is removing {private_link_id}")
+            waiting_on.append(f"EMQX is removing {record_id}")
     if run.dry_run:
         return
     if any(str(record.get("status", "")) not in REMOVABLE for record in ours):
@@ -157,10 +155,10 @@ def wait_for_emqx(run: Run, why: str) -> None:
     raise WaitingForEmqxError(status.message)
 
 
-def _stalled_message(private_link_id: str | None) -> str:
+def _stalled_message(known_id: str | None) -> str:
     hours = TEARDOWN_PATIENCE.total_seconds() / 3600
     return (
-        f"EMQX did not let go of its PrivateLink {private_link_id or '(found by the PLS alias)'} in {hours:g} hours; "
+        f"EMQX did not let go of its PrivateLink {known_id or '(found by the PLS alias)'} in {hours:g} hours; "
         "remove it in EMQX, then DELETE again with ?emqxRemoved=true (audited) to tear down the Azure side."
     )
 
