@@ -9,8 +9,10 @@ import logging
 
 import azure.functions as func
 
+from shared.telemetry import APP_LOGGER
+
 bp = func.Blueprint()
-log = logging.getLogger("emqx_privatelink")
+log = logging.getLogger(APP_LOGGER)
 
 
 @bp.function_name("approve")

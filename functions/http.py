@@ -13,12 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 import azure.functions as func
 
+from shared.telemetry import APP_LOGGER
+
 if TYPE_CHECKING:
     from shared.answers import Answer
     from shared.run import Services
     from shared.store import Store
 
-log = logging.getLogger("emqx_privatelink")
+log = logging.getLogger(APP_LOGGER)
 JSON = "application/json"
 
 
@@ -47,32 +49,31 @@ def json_body(req: func.HttpRequest) -> Any:
     return parse_json_request(req.headers.get("content-type"), req.get_body())
 
 
-async def answer(call: Callable[[Services], Awaitable[Answer]]) -> func.HttpResponse:
-    """Run an entry point of the life cycle with the process's services."""
-    from shared.services import services_for_this_process
+async def answer(prepare: Callable[[], Callable[[Services], Awaitable[Answer]]]) -> func.HttpResponse:
+    """Run an entry point of the life cycle with the process's services.
 
-    return await _answered(lambda: call(services_for_this_process()))
-
-
-async def answer_with_body(
-    req: func.HttpRequest, call: Callable[[Services, Any], Awaitable[Answer]]
-) -> func.HttpResponse:
-    """Run an entry point that takes the request's JSON body: the body is parsed and checked first, so a refused
-    body answers its error before the services (store, ARM, EMQX) are built or the life cycle runs."""
+    `prepare` decodes the request (its query, its body) into the call to make: a refused request answers its
+    error before the services (store, ARM, EMQX) are built, so a bad `?dryRun=` is a 400 even when settings
+    are broken.
+    """
     from shared.services import services_for_this_process
 
     async def run() -> Answer:
-        body = json_body(req)
-        return await call(services_for_this_process(), body)
+        call = prepare()
+        return await call(services_for_this_process())
 
     return await _answered(run)
 
 
-async def answer_read(call: Callable[[Store], Awaitable[Answer]]) -> func.HttpResponse:
+async def answer_read(prepare: Callable[[], Callable[[Store], Awaitable[Answer]]]) -> func.HttpResponse:
     """Run a read-only entry point (`shared.queries`) with the process's store alone: nothing else is loaded."""
     from shared.services import store_for_this_process
 
-    return await _answered(lambda: call(store_for_this_process()))
+    async def run() -> Answer:
+        call = prepare()
+        return await call(store_for_this_process())
+
+    return await _answered(run)
 
 
 async def _answered(run: Callable[[], Awaitable[Answer]]) -> func.HttpResponse:

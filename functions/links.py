@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import azure.functions as func
 
-from functions.http import answer, answer_read, answer_with_body, flag
+from functions.http import answer, answer_read, flag, json_body
 
 bp = func.Blueprint()
 LINK = "links/{name}"
@@ -16,12 +18,14 @@ DEFAULT_PAGE_SIZE = 50
 async def provision(req: func.HttpRequest) -> func.HttpResponse:
     from shared.lifecycle import put_link
 
-    name = req.route_params["name"]
-    return await answer_with_body(
-        req,
-        lambda services, body: put_link(
-            services, name, body, dry_run=flag(req, "dryRun"), allow_replace=flag(req, "allowReplace")
-        ),
+    return await answer(
+        lambda: partial(
+            put_link,
+            name=req.route_params["name"],
+            body=json_body(req),
+            dry_run=flag(req, "dryRun"),
+            allow_replace=flag(req, "allowReplace"),
+        )
     )
 
 
@@ -30,7 +34,7 @@ async def provision(req: func.HttpRequest) -> func.HttpResponse:
 async def status(req: func.HttpRequest) -> func.HttpResponse:
     from shared.queries import get_link
 
-    return await answer_read(lambda store: get_link(store, req.route_params["name"]))
+    return await answer_read(lambda: partial(get_link, name=req.route_params["name"]))
 
 
 @bp.function_name("list_links")
@@ -39,7 +43,11 @@ async def list_all(req: func.HttpRequest) -> func.HttpResponse:
     from shared.queries import list_links
 
     base_url = req.url.split("?", 1)[0]
-    return await answer_read(lambda store: list_links(store, _page_size(req), req.params.get("skipToken"), base_url))
+    return await answer_read(
+        lambda: partial(
+            list_links, page_size=_page_size(req), continuation=req.params.get("skipToken"), base_url=base_url
+        )
+    )
 
 
 def _page_size(req: func.HttpRequest) -> int:
@@ -56,11 +64,10 @@ def _page_size(req: func.HttpRequest) -> int:
 async def remove(req: func.HttpRequest) -> func.HttpResponse:
     from shared.lifecycle import delete_link
 
-    name = req.route_params["name"]
     return await answer(
-        lambda services: delete_link(
-            services,
-            name,
+        lambda: partial(
+            delete_link,
+            name=req.route_params["name"],
             force=flag(req, "force"),
             emqx_removed=flag(req, "emqxRemoved"),
             dry_run=flag(req, "dryRun"),
@@ -73,7 +80,7 @@ async def remove(req: func.HttpRequest) -> func.HttpResponse:
 async def register(req: func.HttpRequest) -> func.HttpResponse:
     from shared.lifecycle import register_link
 
-    return await answer(lambda services: register_link(services, req.route_params["name"]))
+    return await answer(lambda: partial(register_link, name=req.route_params["name"]))
 
 
 @bp.function_name("test_link")
@@ -81,4 +88,4 @@ async def register(req: func.HttpRequest) -> func.HttpResponse:
 async def test_link(req: func.HttpRequest) -> func.HttpResponse:
     from shared.lifecycle import test_link as run_test
 
-    return await answer(lambda services: run_test(services, req.route_params["name"]))
+    return await answer(lambda: partial(run_test, name=req.route_params["name"]))

@@ -333,6 +333,9 @@ class Stack:
             service.stop()
         self._services.clear()
         (self.options.workdir / "endpoints.json").unlink(missing_ok=True)
+        if self._serve_error is not None:
+            error, self._serve_error = self._serve_error, None
+            raise RuntimeError("the localcloud stand-ins stopped with an error") from error
 
     def __enter__(self) -> Stack:
         return self.start()

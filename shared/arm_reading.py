@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from shared.model import LinkSpec
+from shared.names import ResourceId
 
 Json = dict[str, Any]
 
@@ -98,8 +99,17 @@ def frontend_address(lb: Json, spec: LinkSpec) -> str | None:
     return None
 
 
+# The provisioning states in which ARM is done with a resource, whether or not its operation succeeded.
+TERMINAL_STATES = frozenset({"Succeeded", "Failed", "Canceled"})
+
+
 def provisioning_state(resource: Json) -> str:
     return str(props_of(resource).get("provisioningState", "Succeeded"))
+
+
+def settled(resource: Json) -> bool:
+    """ARM's last operation on the resource is over (an earlier run's may still be going on otherwise)."""
+    return provisioning_state(resource) in TERMINAL_STATES
 
 
 def failed(resource: Json) -> bool:
@@ -204,3 +214,25 @@ def alias_of(pls: Json) -> str | None:
 
 def connections_of(pls: Json) -> list[Json]:
     return list(props_of(pls).get("privateEndpointConnections") or [])
+
+
+def connection_endpoint_id(connection: Json) -> ResourceId | None:
+    """The private endpoint on the other side of a private endpoint connection."""
+    endpoint = props_of(connection).get("privateEndpoint") or {}
+    try:
+        return ResourceId.parse(str(endpoint.get("id", "")))
+    except ValueError:
+        return None
+
+
+def _connection_state(connection: Json) -> Json:
+    state: Json = props_of(connection).get("privateLinkServiceConnectionState") or {}
+    return state
+
+
+def connection_status(connection: Json) -> str:
+    return str(_connection_state(connection).get("status", "Pending"))
+
+
+def connection_description(connection: Json) -> str:
+    return str(_connection_state(connection).get("description", ""))

@@ -26,6 +26,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 from azure.core.credentials_async import AsyncTokenCredential
@@ -45,6 +47,7 @@ from azure.mgmt.network.models import (
     Subnet,
 )
 
+from shared.arm_reading import provisioning_state, settled
 from shared.clock import Backoff, Clock, retry_until
 from shared.errors import (
     MESSAGE_LIMIT,
@@ -137,6 +140,25 @@ _PERMANENT_BY_STATUS: dict[int, type[AppError]] = {
 }
 
 
+@dataclass(frozen=True)
+class _Kind:
+    """A top-level Microsoft.Network resource type: the client's operation group for it, its SDK model, and its
+    name in messages. (tests/unit/test_role_actions.py reads these and the generic methods below to derive the
+    ARM actions the app's role needs.)"""
+
+    noun: str
+    group: str
+    model: Callable[[Json], Any]
+
+    def operations(self, client: NetworkManagementClient) -> Any:
+        return getattr(client, self.group)
+
+
+_NIC = _Kind("network interface", "network_interfaces", NetworkInterface)
+_LOAD_BALANCER = _Kind("load balancer", "load_balancers", LoadBalancer)
+_PRIVATE_LINK_SERVICE = _Kind("private link service", "private_link_services", PrivateLinkService)
+
+
 class AzureNetwork:
     """Microsoft.Network operations the life cycle needs, over the async SDK.
 
@@ -225,59 +247,55 @@ class AzureNetwork:
             deadline,
         )
 
-    # -- network interfaces ----------------------------------------------------------------------------
+    # -- network interfaces, load balancers, private link services -----------------------------------
+
+    async def _get(self, kind: _Kind, resource: ResourceId) -> Json | None:
+        ops = kind.operations(self._client(resource.subscription_id))
+        return await self._read(
+            f"read {kind.noun} {resource.name}", lambda: ops.get(resource.resource_group, resource.name)
+        )
+
+    async def _put(self, kind: _Kind, resource: ResourceId, body: Json, deadline: float) -> Json:
+        ops = kind.operations(self._client(resource.subscription_id))
+        return await self._write(
+            f"create or update {kind.noun} {resource.name}",
+            lambda: ops.begin_create_or_update(resource.resource_group, resource.name, kind.model(body)),
+            deadline,
+        )
+
+    async def _delete_resource(self, kind: _Kind, resource: ResourceId, deadline: float) -> None:
+        ops = kind.operations(self._client(resource.subscription_id))
+        await self._delete(
+            f"delete {kind.noun} {resource.name}",
+            lambda: ops.begin_delete(resource.resource_group, resource.name),
+            deadline,
+        )
 
     async def get_network_interface(self, nic: ResourceId) -> Json | None:
-        ops = self._client(nic.subscription_id).network_interfaces
-        return await self._read(f"read network interface {nic.name}", lambda: ops.get(nic.resource_group, nic.name))
+        return await self._get(_NIC, nic)
 
     async def put_network_interface(self, nic: ResourceId, body: Json, deadline: float) -> Json:
-        ops = self._client(nic.subscription_id).network_interfaces
-        return await self._write(
-            f"update network interface {nic.name}",
-            lambda: ops.begin_create_or_update(nic.resource_group, nic.name, NetworkInterface(body)),
-            deadline,
-        )
-
-    # -- load balancers --------------------------------------------------------------------------------
+        return await self._put(_NIC, nic, body, deadline)
 
     async def get_load_balancer(self, lb: ResourceId) -> Json | None:
-        ops = self._client(lb.subscription_id).load_balancers
-        return await self._read(f"read load balancer {lb.name}", lambda: ops.get(lb.resource_group, lb.name))
+        return await self._get(_LOAD_BALANCER, lb)
 
     async def put_load_balancer(self, lb: ResourceId, body: Json, deadline: float) -> Json:
-        ops = self._client(lb.subscription_id).load_balancers
-        return await self._write(
-            f"create or update load balancer {lb.name}",
-            lambda: ops.begin_create_or_update(lb.resource_group, lb.name, LoadBalancer(body)),
-            deadline,
-        )
+        return await self._put(_LOAD_BALANCER, lb, body, deadline)
 
     async def delete_load_balancer(self, lb: ResourceId, deadline: float) -> None:
-        ops = self._client(lb.subscription_id).load_balancers
-        await self._delete(
-            f"delete load balancer {lb.name}", lambda: ops.begin_delete(lb.resource_group, lb.name), deadline
-        )
-
-    # -- private link services and their connections ---------------------------------------------------
+        await self._delete_resource(_LOAD_BALANCER, lb, deadline)
 
     async def get_private_link_service(self, pls: ResourceId) -> Json | None:
-        ops = self._client(pls.subscription_id).private_link_services
-        return await self._read(f"read private link service {pls.name}", lambda: ops.get(pls.resource_group, pls.name))
+        return await self._get(_PRIVATE_LINK_SERVICE, pls)
 
     async def put_private_link_service(self, pls: ResourceId, body: Json, deadline: float) -> Json:
-        ops = self._client(pls.subscription_id).private_link_services
-        return await self._write(
-            f"create or update private link service {pls.name}",
-            lambda: ops.begin_create_or_update(pls.resource_group, pls.name, PrivateLinkService(body)),
-            deadline,
-        )
+        return await self._put(_PRIVATE_LINK_SERVICE, pls, body, deadline)
 
     async def delete_private_link_service(self, pls: ResourceId, deadline: float) -> None:
-        ops = self._client(pls.subscription_id).private_link_services
-        await self._delete(
-            f"delete private link service {pls.name}", lambda: ops.begin_delete(pls.resource_group, pls.name), deadline
-        )
+        await self._delete_resource(_PRIVATE_LINK_SERVICE, pls, deadline)
+
+    # -- the connections of a private link service -----------------------------------------------------
 
     async def list_connections(self, pls: ResourceId) -> list[Json]:
         ops = self._client(pls.subscription_id).private_link_services
@@ -308,23 +326,17 @@ class AzureNetwork:
                 )
             )
 
-        async def read_back() -> Json:
-            try:
-                async with self._mapped(f"read connection {connection_name}"):
-                    return _as_json(
-                        await ops.get_private_endpoint_connection(pls.resource_group, pls.name, connection_name)
-                    )
-            except TemporaryError as error:
-                # ARM accepted the change: it goes on in Azure even if its progress cannot be read just now.
-                raise OperationStillRunningError(f"Azure is still working to {action}.") from error
-
-        def terminal(connection: Json) -> bool:
-            return _provisioning_state(connection) in _TERMINAL
-
-        result = await retry_until(self._clock, read_back, terminal, until=deadline, backoff=Backoff(0.2), first=result)
-        if not terminal(result):
+        result = await retry_until(
+            self._clock,
+            partial(self._read_connection_for, action, pls, connection_name),
+            settled,
+            until=deadline,
+            backoff=Backoff(0.2),
+            first=result,
+        )
+        if not settled(result):
             raise OperationStillRunningError(f"Azure is still working to {action}.")
-        state = _provisioning_state(result)
+        state = provisioning_state(result)
         if state != "Succeeded":
             # The decision did not take: ARM shows the connection Failed (or Canceled); the next run decides it
             # again, and nothing is recorded as decided meanwhile.
@@ -334,6 +346,18 @@ class AzureNetwork:
             )
         return result
 
+    async def _read_connection_for(self, action: str, pls: ResourceId, connection_name: str) -> Json:
+        """The connection as ARM has it while `action` on it goes on."""
+        ops = self._client(pls.subscription_id).private_link_services
+        try:
+            async with self._mapped(f"read connection {connection_name}"):
+                return _as_json(
+                    await ops.get_private_endpoint_connection(pls.resource_group, pls.name, connection_name)
+                )
+        except TemporaryError as error:
+            # ARM accepted the change: it goes on in Azure even if its progress cannot be read just now.
+            raise OperationStillRunningError(f"Azure is still working to {action}.") from error
+
     async def delete_connection(self, pls: ResourceId, connection_name: str, deadline: float) -> None:
         ops = self._client(pls.subscription_id).private_link_services
         await self._delete(
@@ -341,13 +365,6 @@ class AzureNetwork:
             lambda: ops.begin_delete_private_endpoint_connection(pls.resource_group, pls.name, connection_name),
             deadline,
         )
-
-
-_TERMINAL = frozenset({"Succeeded", "Failed", "Canceled"})
-
-
-def _provisioning_state(resource: Json) -> str:
-    return str(resource.get("properties", {}).get("provisioningState", "Succeeded"))
 
 
 def _as_json(model: Any) -> Json:

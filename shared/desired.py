@@ -79,48 +79,58 @@ def load_balancer_body(spec: LinkSpec) -> Json:
         "loadBalancingRules": [],
         "probes": [],
     }
-    forward = {
-        "frontendIPConfiguration": {"id": str(frontend_id(spec))},
-        "protocol": "Tcp",
-        "frontendPort": azure.frontend_port,
-        "backendPort": azure.backend_port,
-        "idleTimeoutInMinutes": 4,
-        "enableTcpReset": True,
-        "enableFloatingIP": False,
-    }
-    if azure.forwarding is Forwarding.NAT_RULE:
-        # Inbound NAT rule V2 (V1, bound to a NIC, is retired on 2027-09-30): on the backend pool, its single
-        # member reached on the frontend port.
-        v2 = {key: value for key, value in forward.items() if key != "frontendPort"} | {
-            "frontendPortRangeStart": azure.frontend_port,
-            "frontendPortRangeEnd": azure.frontend_port,
-            "backendAddressPool": {"id": str(pool_id(spec))},
-        }
-        properties["inboundNatRules"] = [{"name": names.rule, "properties": v2}]
-    else:
-        properties["probes"] = [
-            {
-                "name": names.probe,
-                "properties": {
-                    "protocol": "Tcp",
-                    "port": azure.health_probe_port,
-                    "intervalInSeconds": PROBE_INTERVAL_SECONDS,
-                    "numberOfProbes": 2,
-                    "probeThreshold": 1,
-                },
-            }
-        ]
-        rule = forward | {
-            "backendAddressPool": {"id": str(pool_id(spec))},
-            "probe": {"id": str(probe_id(spec))},
-            "disableOutboundSnat": True,
-        }
-        properties["loadBalancingRules"] = [{"name": names.rule, "properties": rule}]
+    forwarding = _nat_rule if azure.forwarding is Forwarding.NAT_RULE else _load_balancing_rule
+    properties |= forwarding(spec)
     return {
         "location": azure.location,
         "sku": {"name": "Standard", "tier": "Regional"},
         "tags": owner_tags(spec.name),
         "properties": properties,
+    }
+
+
+def _forwarding(spec: LinkSpec) -> Json:
+    """What a NAT rule and a load-balancing rule share."""
+    return {
+        "frontendIPConfiguration": {"id": str(frontend_id(spec))},
+        "protocol": "Tcp",
+        "frontendPort": spec.azure.frontend_port,
+        "backendPort": spec.azure.backend_port,
+        "idleTimeoutInMinutes": 4,
+        "enableTcpReset": True,
+        "enableFloatingIP": False,
+    }
+
+
+def _nat_rule(spec: LinkSpec) -> Json:
+    """Inbound NAT rule V2 (V1, bound to a NIC, is retired on 2027-09-30): on the backend pool, its single member
+    reached on the frontend port."""
+    port = spec.azure.frontend_port
+    v2 = {key: value for key, value in _forwarding(spec).items() if key != "frontendPort"} | {
+        "frontendPortRangeStart": port,
+        "frontendPortRangeEnd": port,
+        "backendAddressPool": {"id": str(pool_id(spec))},
+    }
+    return {"inboundNatRules": [{"name": spec.resource_names.rule, "properties": v2}]}
+
+
+def _load_balancing_rule(spec: LinkSpec) -> Json:
+    names = spec.resource_names
+    probe = {
+        "protocol": "Tcp",
+        "port": spec.azure.health_probe_port,
+        "intervalInSeconds": PROBE_INTERVAL_SECONDS,
+        "numberOfProbes": 2,
+        "probeThreshold": 1,
+    }
+    rule = _forwarding(spec) | {
+        "backendAddressPool": {"id": str(pool_id(spec))},
+        "probe": {"id": str(probe_id(spec))},
+        "disableOutboundSnat": True,
+    }
+    return {
+        "probes": [{"name": names.probe, "properties": probe}],
+        "loadBalancingRules": [{"name": names.rule, "properties": rule}],
     }
 
 

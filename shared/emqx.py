@@ -238,6 +238,20 @@ class DeploymentApi:
     secret: Secret
 
 
+_PROBE_ACTION = "test the Redis connection"
+
+
+@dataclass(frozen=True)
+class _RedisTarget:
+    """The Redis server EMQX is asked to reach, and how to log in to it."""
+
+    name: str
+    server: str
+    password: Secret
+    username: str | None
+    database: int
+
+
 class Emqx:
     """One httpx.AsyncClient for every EMQX call of this process. Close with `close()`."""
 
@@ -357,47 +371,55 @@ class Emqx:
         clock: Callable[[], float] = time.monotonic,
     ) -> ProbeResult:
         """The guide's "Test" button: EMQX connects to Redis at `server` (the PrivateLink IP and port)."""
-        secrets = [api.key, api.secret, password]
-        action = "test the Redis connection"
+        target = _RedisTarget(name, server, password, username, database)
         started = clock()
-        if api.version == "v5":
-            parameters: Json = {
-                "redis_type": "single",
-                "server": server,
-                "database": database,
-                "pool_size": 1,
-                "password": password.reveal(),
-            }
-            if username:
-                parameters["username"] = username
-            body = {"type": "redis", "name": name, "parameters": parameters, "ssl": {"enable": False}}
-            response = await self._deployment_call(
-                api, "POST", "/connectors_probe", action, json=body, timeout=PROBE_TIMEOUT
-            )
-            latency_ms = (clock() - started) * 1000
-            if response.status_code == 204:
-                return ProbeResult(True, latency_ms, None)
-            code, message = _error_fields(response)
-            if response.status_code == 400 and code == "TEST_FAILED":
-                return ProbeResult(False, latency_ms, cut(redact(message, secrets)))
-            raise map_emqx_error(response, action, secrets)
-        config = {"server": server, "database": database, "password": password.reveal(), "pool_size": 1, "ssl": False}
+        probe = self._probe_redis_v5 if api.version == "v5" else self._probe_redis_v4
+        reason = await probe(api, target)
+        return ProbeResult(reason is None, (clock() - started) * 1000, reason)
+
+    async def _probe_redis_v5(self, api: DeploymentApi, target: _RedisTarget) -> str | None:
+        """None when Redis answered, else why not (EMQX's TEST_FAILED message)."""
+        parameters: Json = {
+            "redis_type": "single",
+            "server": target.server,
+            "database": target.database,
+            "pool_size": 1,
+            "password": target.password.reveal(),
+        }
+        if target.username:
+            parameters["username"] = target.username
+        body = {"type": "redis", "name": target.name, "parameters": parameters, "ssl": {"enable": False}}
+        secrets = [api.key, api.secret, target.password]
         response = await self._deployment_call(
-            api,
-            "POST",
-            "/resources",
-            action,
-            params={"test": "true"},
-            json={"type": "backend_redis_single", "config": config, "description": name},
-            timeout=PROBE_TIMEOUT,
+            api, "POST", "/connectors_probe", _PROBE_ACTION, json=body, timeout=PROBE_TIMEOUT
         )
-        latency_ms = (clock() - started) * 1000
+        if response.status_code == 204:
+            return None
+        code, message = _error_fields(response)
+        if response.status_code == 400 and code == "TEST_FAILED":
+            return cut(redact(message, secrets))
+        raise map_emqx_error(response, _PROBE_ACTION, secrets)
+
+    async def _probe_redis_v4(self, api: DeploymentApi, target: _RedisTarget) -> str | None:
+        """None when Redis answered, else why not (the message of EMQX's non-zero code)."""
+        config = {
+            "server": target.server,
+            "database": target.database,
+            "password": target.password.reveal(),
+            "pool_size": 1,
+            "ssl": False,
+        }
+        body = {"type": "backend_redis_single", "config": config, "description": target.name}
+        secrets = [api.key, api.secret, target.password]
+        response = await self._deployment_call(
+            api, "POST", "/resources", _PROBE_ACTION, params={"test": "true"}, json=body, timeout=PROBE_TIMEOUT
+        )
         if response.status_code != 200:
-            raise map_emqx_error(response, action, secrets)
+            raise map_emqx_error(response, _PROBE_ACTION, secrets)
         answer = response.json()
         if answer.get("code") == 0:
-            return ProbeResult(True, latency_ms, None)
-        return ProbeResult(False, latency_ms, cut(redact(str(answer.get("message", "test failed")), secrets)))
+            return None
+        return cut(redact(str(answer.get("message", "test failed")), secrets))
 
     async def servers_in_use(self, api: DeploymentApi) -> list[str]:
         """Every `host:port` the deployment's connectors (v5) or resources (v4) point at."""

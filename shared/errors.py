@@ -3,6 +3,7 @@
     AppError                              500 InternalError: never raised as such
     ├── InvalidRequestError               400 InvalidRequestContent: bad input; one detail per bad field
     ├── NotFoundError                     404 NotFound
+    │   └── LinkGoneError                 404 NotFound: the link went while a run waited for it
     ├── ConflictError                     409 Conflict: exists already, or the change is refused as it stands
     ├── PreconditionFailedError           412 PreconditionFailed: someone else wrote since the ETag given
     ├── PayloadTooLargeError              413 RequestBodyTooLarge: the request body is over the size accepted
@@ -11,6 +12,7 @@
     │   └── DestinationRefusedError       502 EmqxDestinationRefused: an EMQX name resolved where EMQX traffic
     │                                         may never go (`shared.hosts`)
     └── TemporaryError                    503 ServiceUnavailable: retry later (`retry_after` seconds when known)
+        ├── LinkBusyError                 503 LinkBusy: another run holds the link past the wait
         ├── OperationStillRunningError    503 OperationInProgress: Azure goes on past the run's budget; the HTTP
         │   │                                 entry points answer it 202, the next run carries on
         │   └── WaitingForEmqxError       503 WaitingForEmqx: a teardown waits for EMQX to let go (202 too)
@@ -75,6 +77,10 @@ class NotFoundError(AppError):
     default_code = "NotFound"
 
 
+class LinkGoneError(NotFoundError):
+    """The link was deleted while a run waited for its lease (`shared.run_frame`)."""
+
+
 class ConflictError(AppError):
     http_status = 409
     default_code = "Conflict"
@@ -104,6 +110,15 @@ class TemporaryError(AppError):
     ) -> None:
         super().__init__(message, code=code, target=target)
         self.retry_after = retry_after
+
+
+class LinkBusyError(TemporaryError):
+    """Another run holds the link's lease past the wait (`shared.run_frame`)."""
+
+    default_code = "LinkBusy"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Another run is working on link {name}; try again shortly.", retry_after=5)
 
 
 class PayloadTooLargeError(AppError):
@@ -200,6 +215,8 @@ __all__ = [
     "EmqxUnavailableError",
     "ErrorDetail",
     "InvalidRequestError",
+    "LinkBusyError",
+    "LinkGoneError",
     "NotFoundError",
     "OperationStillRunningError",
     "PayloadTooLargeError",

@@ -25,8 +25,9 @@ from shared.errors import (
     AppError,
     ConflictError,
     InvalidRequestError,
+    LinkBusyError,
+    LinkGoneError,
     NotFoundError,
-    OperationStillRunningError,
     PreconditionFailedError,
     TemporaryError,
     replacement_required,
@@ -36,112 +37,92 @@ from shared.model import AuditRecord, Link, LinkSpec, Phase, compare_specs, pars
 from shared.names import ResourceId, check_link_name
 from shared.observation import run_redis_test
 from shared.provisioning import check_references
-from shared.reconcile import PrivateLinkCache, leased, new_run, reconcile, save
+from shared.reconcile import PrivateLinkCache, reconcile
 from shared.registration import register, registration_answer
 from shared.removal import begin_removal, remove
 from shared.retention import Pruned, prune
 from shared.run import Run, Services, plan_json
+from shared.run_frame import accepted, new_run, open_run, refuse_while_deleting, save
 from shared.settings import RegistrationMode
+from shared.telemetry import APP_LOGGER
 
-log = logging.getLogger("emqx_privatelink")
+log = logging.getLogger(APP_LOGGER)
 
 APPROVAL_WAIT_SECONDS = 30.0
-# How long an HTTP call or an event waits for another run on the same link before answering.
-BUSY_WAIT_SECONDS = 10.0
-RETRY_AFTER_SECONDS = "10"
 # How often a PUT re-reads a link whose status the app rewrote between the PUT's read and its write.
 STATUS_WRITE_RETRIES = 5
-
-
-def _accepted(link: Link, message: str) -> Answer:
-    body = link_view(link) | {"message": message}
-    headers = {"Operation-Location": f"/api/links/{link.name}", "Retry-After": RETRY_AFTER_SECONDS}
-    return Answer(202, body, headers)
-
-
-async def _load(services: Services, name: str) -> Link:
-    return await services.store.get_link(name)
 
 
 async def put_link(
     services: Services, name: str, body: Any, *, dry_run: bool = False, allow_replace: bool = False
 ) -> Answer:
+    current, link = await _desired_link(services, name, body, allow_replace=allow_replace)
+    if dry_run:
+        return await _plan_put(services, link)
+    link = await _store_desired_link(services, current, link)
+    try:
+        async with open_run(services, name, "PUT") as frame:
+            everything = PrivateLinkCache(services)
+            await reconcile(frame.run, full_check=True, list_private_links=everything, allow_replace=allow_replace)
+    except LinkBusyError:
+        return accepted(link, "Another run is working on this link; it carries on with this desired state.")
+    except LinkGoneError:
+        raise ConflictError(f"Link {name} was deleted meanwhile.", code="LinkBeingDeleted") from None
+    return frame.accepted() or Answer(201 if current is None else 200, link_view(frame.link))
+
+
+async def _desired_link(services: Services, name: str, body: Any, *, allow_replace: bool) -> tuple[Link | None, Link]:
+    """The stored link (None if new) and the link with the desired state of `body`, once every check passed."""
     spec = parse_link_spec(name, body)
     untrusted = link_trust_problems(spec, services.settings)
     if untrusted:
         raise InvalidRequestError.from_problems(untrusted, "The link")
-    store = services.store
     try:
-        current: Link | None = await store.get_link(name)
+        current: Link | None = await services.store.get_link(name)
     except NotFoundError:
         current = None
-    if current is not None and current.status.phase.being_deleted:
-        raise ConflictError(f"Link {name} is being deleted; PUT it again once it is gone.", code="LinkBeingDeleted")
-    if current is not None and not allow_replace:
+    if current is not None:
+        if current.status.phase.being_deleted:
+            raise ConflictError(f"Link {name} is being deleted; PUT it again once it is gone.", code="LinkBeingDeleted")
         change = compare_specs(current.spec, spec)
-        if change.replaces_private_link_service:
+        if change.replaces_private_link_service and not allow_replace:
             raise replacement_required(", ".join(change.replacing_fields), change.replacing_fields[0])
     link = current.with_spec(spec) if current is not None else Link(spec=spec)
     await check_references(new_run(services, link, "PUT (checks)"))
-    if dry_run:
-        run = new_run(services, link, "PUT (dry run)", dry_run=True)
-        await reconcile(run, full_check=True, list_private_links=PrivateLinkCache(services), allow_replace=True)
-        return Answer(200, {"name": name, "dryRun": True, "plan": plan_json(run.plan)})
+    return current, link
+
+
+async def _plan_put(services: Services, link: Link) -> Answer:
+    run = new_run(services, link, "PUT (dry run)", dry_run=True)
+    await reconcile(run, full_check=True, list_private_links=PrivateLinkCache(services), allow_replace=True)
+    return Answer(200, {"name": link.name, "dryRun": True, "plan": plan_json(run.plan)})
+
+
+async def _store_desired_link(services: Services, current: Link | None, link: Link) -> Link:
+    store = services.store
     try:
-        link = await store.create_link(link) if current is None else await _store_spec(services, current, spec)
+        stored = await store.create_link(link) if current is None else await _store_spec(services, current, link.spec)
     except (ConflictError, PreconditionFailedError):
         raise ConflictError(
-            f"Link {name} was changed by another request at the same time; read it and try again.",
+            f"Link {link.name} was changed by another request at the same time; read it and try again.",
             code="ConcurrentUpdate",
         ) from None
-    await _audit_private_link_ip(services, current, spec)
-    async with leased(services, name, wait_seconds=BUSY_WAIT_SECONDS) as held:
-        if not held:
-            return _accepted(link, "Another run is working on this link; it carries on with this desired state.")
-        try:
-            link = await store.get_link(name)  # as the run this one waited for left it (a registration, say)
-        except NotFoundError:
-            raise ConflictError(f"Link {name} was deleted meanwhile.", code="LinkBeingDeleted") from None
-        _refuse_while_deleting(link)
-        run = new_run(services, link, "PUT")
-        try:
-            await reconcile(
-                run, full_check=True, list_private_links=PrivateLinkCache(services), allow_replace=allow_replace
-            )
-        except TemporaryError as pending:
-            saved = await save(run) or run.link
-            return _accepted(saved, pending.message)
-        except AppError:
-            await save(run)
-            raise
-        saved = await save(run) or run.link
-    return Answer(201 if current is None else 200, link_view(saved))
+    await _audit_private_link_ip(services, current, link.spec)
+    return stored
 
 
 async def register_link(services: Services, name: str) -> Answer:
-    _refuse_while_deleting(await _load(services, name))
-    async with leased(services, name, wait_seconds=BUSY_WAIT_SECONDS) as held:
-        if not held:
-            raise _busy(name)
-        link = await _load(services, name)  # as the run this one waited for left it
-        _refuse_while_deleting(link)
-        run = new_run(services, link, "register")
+    refuse_while_deleting(await services.store.get_link(name))
+    async with open_run(services, name, "register") as frame:
+        run = frame.run
         # A link not registered yet is registered by reconcile, as the monitor would; a registered one is checked.
-        first_time = link.status.phase.before_registration or link.status.phase is Phase.REGISTERING
-        try:
-            await _record_registration_intent(run)
-            await reconcile(run, full_check=False, list_private_links=PrivateLinkCache(services))
-            answer = registration_answer(run) if first_time else await register(run)
-            if services.settings.registration_mode is RegistrationMode.API:
-                await _await_connection(run)
-        except OperationStillRunningError as running:
-            saved = await save(run) or run.link
-            return _accepted(saved, running.message)
-        except AppError:
-            await save(run)
-            raise
-        saved = await save(run) or run.link
-    return Answer(200, answer | {"link": link_view(saved)})
+        first_time = run.link.status.phase.before_registration or run.link.status.phase is Phase.REGISTERING
+        await _record_registration_intent(run)
+        await reconcile(run, full_check=False, list_private_links=PrivateLinkCache(services))
+        answer = registration_answer(run) if first_time else await register(run)
+        if services.settings.registration_mode is RegistrationMode.API:
+            await _await_connection(run)
+    return frame.accepted() or Answer(200, answer | {"link": link_view(frame.link)})
 
 
 async def _record_registration_intent(run: Run) -> None:
@@ -190,15 +171,6 @@ async def _audit_private_link_ip(services: Services, current: Link | None, spec:
     )
 
 
-def _refuse_while_deleting(link: Link) -> None:
-    if link.status.phase.being_deleted:
-        raise ConflictError(f"Link {link.name} is being deleted.", code="LinkBeingDeleted")
-
-
-def _busy(name: str) -> TemporaryError:
-    return TemporaryError(f"Another run is working on link {name}; try again shortly.", code="LinkBusy", retry_after=5)
-
-
 async def _await_connection(run: Run) -> None:
     """A short, bounded wait for EMQX's Pending connection, deciding it as soon as it shows up."""
     network, clock = run.services.network, run.services.clock
@@ -215,48 +187,45 @@ async def _await_connection(run: Run) -> None:
 async def delete_link(
     services: Services, name: str, *, force: bool = False, emqx_removed: bool = False, dry_run: bool = False
 ) -> Answer:
+    _check_name(name)
+    try:
+        async with open_run(services, name, "DELETE", dry_run=dry_run) as frame:
+            if await begin_removal(frame.run, force=force):
+                await save(frame.run)  # the intent first: a crash from here on leaves a link the next run tears down
+            await remove(frame.run, emqx_removed=emqx_removed)
+    except LinkGoneError:
+        return Answer(204)
+    except LinkBusyError:
+        return await _delete_while_busy(services, name, dry_run=dry_run)
+    if frame.pending is not None and frame.link.status.phase is not Phase.DELETING:
+        raise frame.pending
+    if dry_run and frame.pending is None:
+        return Answer(200, {"name": name, "dryRun": True, "plan": plan_json(frame.run.plan)})
+    return frame.accepted() or Answer(204)
+
+
+def _check_name(name: str) -> None:
     try:
         check_link_name(name)
     except ValueError as problem:
         raise InvalidRequestError.from_problems([("name", str(problem))], "The link") from None
+
+
+async def _delete_while_busy(services: Services, name: str, *, dry_run: bool) -> Answer:
+    """Another run holds the link: 202 when that is its teardown, else busy."""
     try:
-        link = await _load(services, name)
+        link = await services.store.get_link(name)
     except NotFoundError:
         return Answer(204)
-    async with leased(services, name, wait_seconds=BUSY_WAIT_SECONDS) as held:
-        if not held:
-            if dry_run or link.status.phase is not Phase.DELETING:
-                raise _busy(name)
-            return _accepted(link, "The teardown is under way.")
-        try:
-            link = await _load(services, name)  # as the run this one waited for left it (EMQX's id, say)
-        except NotFoundError:
-            return Answer(204)
-        run = new_run(services, link, "DELETE (dry run)" if dry_run else "DELETE", dry_run=dry_run)
-        try:
-            if await begin_removal(run, force=force):
-                await save(run)  # the intent first: a crash from here on leaves a link the next run tears down
-            await remove(run, emqx_removed=emqx_removed)
-        except TemporaryError as pending:
-            if run.link.status.phase is not Phase.DELETING:
-                raise
-            saved = await save(run) or run.link
-            return _accepted(saved, pending.message)
-        except AppError:
-            await save(run)
-            raise
-        if dry_run:
-            return Answer(200, {"name": name, "dryRun": True, "plan": plan_json(run.plan)})
-        await save(run)
-    return Answer(204)
+    if dry_run or link.status.phase is not Phase.DELETING:
+        raise LinkBusyError(name)
+    return accepted(link, "The teardown is under way.")
 
 
 async def test_link(services: Services, name: str) -> Answer:
-    link = await _load(services, name)
-    run = new_run(services, link, "test")
-    result = await run_redis_test(run)
-    saved = await save(run) or run.link
-    return Answer(200, {"result": result.model_dump(mode="json", by_alias=True), "link": link_view(saved)})
+    async with open_run(services, name, "test") as frame:
+        result = await run_redis_test(frame.run)
+    return Answer(200, {"result": result.model_dump(mode="json", by_alias=True), "link": link_view(frame.link)})
 
 
 ACCEPTED_EVENTS = frozenset(
@@ -267,7 +236,6 @@ ACCEPTED_EVENTS = frozenset(
         "Microsoft.ResourceNotifications.Resources.CreatedOrUpdated",
     }
 )
-PLS_TYPE = "Microsoft.Network/privateLinkServices"
 
 
 def _private_link_service_of(event_type: str, subject: str, data: dict[str, Any]) -> ResourceId | None:
@@ -310,31 +278,27 @@ async def handle_event(services: Services, event_id: str, event_type: str, subje
     pls_id = _private_link_service_of(event_type, subject, data)
     if pls_id is None:
         return "ignored: not about a private link service"
-    store = services.store
-    if not await store.claim_event(event_id, services.clock.now()):
+    if not await services.store.claim_event(event_id, services.clock.now()):
         return "ignored: already handled"
     try:
-        found = await _managed_link(services, pls_id)
-        if isinstance(found, str):
-            return found
-        link, pls = found
-        async with leased(services, link.name, wait_seconds=BUSY_WAIT_SECONDS) as held:
-            if not held:
-                raise _busy(link.name)
-            run = new_run(services, await store.get_link(link.name), f"event {event_id}")
-            try:
-                await decide_connections(run, await services.network.get_private_link_service(pls_id) or pls)
-            except AppError:
-                await save(run)  # the decisions ARM took before the failure, with their audit records
-                raise
-            await save(run)
+        return await _decide_for_event(services, event_id, pls_id)
     except TemporaryError:
-        await store.release_event(event_id)
+        await services.store.release_event(event_id)
         raise
     except AppError as error:
         # A retried delivery would fail the same way; the monitor's sweep decides once the cause is fixed.
         log.warning("event %s: not decided: %s", event_id, error.message, extra={"step": "approve"})
         return f"not decided: {error.message}"
+
+
+async def _decide_for_event(services: Services, event_id: str, pls_id: ResourceId) -> str:
+    found = await _managed_link(services, pls_id)
+    if isinstance(found, str):
+        return found
+    link, pls = found
+    async with open_run(services, link.name, "event", actor=f"event {event_id}") as frame:
+        # Read again under the lease: the run this one waited for may have decided already.
+        await decide_connections(frame.run, await services.network.get_private_link_service(pls_id) or pls)
     return f"decided the connections of link {link.name}"
 
 
@@ -357,32 +321,8 @@ async def run_monitor(services: Services) -> MonitorReport:
     limit = asyncio.Semaphore(services.settings.monitor_concurrency)
 
     async def check(link: Link) -> None:
-        async with limit, leased(services, link.name) as held:
-            if not held:
-                report.skipped[link.name] = "another run is working on it"
-                return
-            try:
-                fresh = await services.store.get_link(link.name)
-            except NotFoundError:
-                return
-            run = new_run(services, fresh, "monitor")
-            try:
-                await reconcile(run, full_check=False, list_private_links=cache)
-            except OperationStillRunningError as running:
-                report.skipped[link.name] = running.message
-            except TemporaryError as error:
-                report.skipped[link.name] = error.message
-            except AppError as error:
-                report.errors[link.name] = error.message
-                log.warning("link %s: monitor failed: %s", link.name, error.message, extra={"link": link.name})
-            except Exception as error:
-                report.errors[link.name] = f"unexpected {type(error).__name__}"
-                log.exception("link %s: monitor failed", link.name, extra={"link": link.name})
-            try:
-                await save(run)
-            except AppError as error:
-                report.errors[link.name] = error.message
-            report.checked += 1
+        async with limit:
+            await _monitor_one(services, link.name, cache, report)
 
     token: str | None = None
     while True:
@@ -392,3 +332,24 @@ async def run_monitor(services: Services) -> MonitorReport:
             break
     report.pruned = await prune(services)
     return report
+
+
+async def _monitor_one(services: Services, name: str, cache: PrivateLinkCache, report: MonitorReport) -> None:
+    try:
+        async with open_run(services, name, "monitor") as frame:
+            await reconcile(frame.run, full_check=False, list_private_links=cache)
+    except LinkBusyError:
+        report.skipped[name] = "another run is working on it"
+        return
+    except LinkGoneError:
+        return
+    except AppError as error:
+        report.errors[name] = error.message
+        log.warning("link %s: monitor failed: %s", name, error.message, extra={"link": name})
+    except Exception as error:
+        report.errors[name] = f"unexpected {type(error).__name__}"
+        log.exception("link %s: monitor failed", name, extra={"link": name})
+    else:
+        if frame.pending is not None:
+            report.skipped[name] = frame.pending.message
+    report.checked += 1

@@ -141,35 +141,31 @@ def _field_errors(title: str, problems: Sequence[tuple[tuple[str | int, ...], st
     )
 
 
+# camelCase on the wire and in storage, snake_case in Python; either is read.
+_CAMEL_CASE = ConfigDict(
+    alias_generator=to_camel, validate_by_name=True, validate_by_alias=True, serialize_by_alias=True
+)
+
+
 class _Desired(BaseModel):
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        validate_by_name=True,
-        validate_by_alias=True,
-        serialize_by_alias=True,
-        extra="forbid",
-        frozen=True,
-    )
+    model_config = _CAMEL_CASE | ConfigDict(extra="forbid", frozen=True)
 
 
 class _Recorded(BaseModel):
     # Written and read by this app only; ignoring unknown fields lets an older instance read a newer record.
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        validate_by_name=True,
-        validate_by_alias=True,
-        serialize_by_alias=True,
-        extra="ignore",
-        validate_assignment=True,
-    )
+    model_config = _CAMEL_CASE | ConfigDict(extra="ignore", validate_assignment=True)
 
 
 class Forwarding(StrEnum):
+    """How the load balancer forwards the service port to the backend NIC (guide step 4)."""
+
     NAT_RULE = "natRule"
     LOAD_BALANCING_RULE = "loadBalancingRule"
 
 
 class DeploymentApiVersion(StrEnum):
+    """EMQX's deployment API generation: v5 (Dedicated Flex, v5 Serverless) or v4 (Professional)."""
+
     V5 = "v5"
     V4 = "v4"
 
@@ -341,6 +337,11 @@ class Phase(StrEnum):
     def before_registration(self) -> bool:
         """A register call starts the registration from here (a failed link registers again from scratch)."""
         return self in (Phase.PROVISIONING, Phase.PROVISIONED, Phase.FAILED)
+
+    @property
+    def handed_to_emqx(self) -> bool:
+        """EMQX has the alias (or may have, for a failed link): its side and the connections are observed."""
+        return self in (Phase.AWAITING_CONSOLE, Phase.AWAITING_APPROVAL, Phase.CONNECTING, Phase.RUNNING, Phase.FAILED)
 
 
 _REGISTERED_MOVES = frozenset({Phase.CONNECTING, Phase.RUNNING, Phase.FAILED, Phase.DELETING})

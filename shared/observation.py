@@ -19,8 +19,9 @@ from shared.link_trust import deployment_api, redis_server
 from shared.model import Health, Phase, RedisTestResult, StepOutcome
 from shared.run import Run
 from shared.settings import RegistrationMode, SettingsError
+from shared.telemetry import APP_LOGGER
 
-log = logging.getLogger("emqx_privatelink")
+log = logging.getLogger(APP_LOGGER)
 
 
 @dataclass(frozen=True)
@@ -32,39 +33,46 @@ class PrivateLinkList:
 
 
 ListPrivateLinks = Callable[[str], Awaitable[PrivateLinkList]]
-_REGISTERED = frozenset(
-    {Phase.AWAITING_CONSOLE, Phase.AWAITING_APPROVAL, Phase.CONNECTING, Phase.RUNNING, Phase.FAILED}
-)
 
 
 async def observe_emqx(run: Run, list_private_links: ListPrivateLinks) -> None:
     """Refresh EMQX's side of a registered link and move its phase (api mode reads the PrivateLink contract)."""
-    link, status = run.link, run.link.status
-    if status.phase not in _REGISTERED:
+    if not run.link.status.phase.handed_to_emqx:
         return
-    approved = any(c.status == "Approved" for c in status.connections)
+    approved = any(c.status == "Approved" for c in run.link.status.connections)
     if run.settings.registration_mode is RegistrationMode.API:
-        listing = await list_private_links(link.spec.emqx.deployment_id)
-        record = next((r for r in listing.records if private_link_id(r) == status.emqx.id), None)
-        if record is None:
-            known_since = status.emqx.known_since
-            if known_since is not None and listing.read_at <= known_since:
-                return  # read before this app learnt of the PrivateLink: a later read tells whether it is gone
-            status.emqx.status = "missing"
-            run.move_to(Phase.FAILED, "the EMQX PrivateLink no longer exists")
-            return
-        status.emqx.status = str(record.get("status", "")) or None
-        ip = record.get("privateLinkIp")
-        status.emqx.ip = IPv4Address(ip) if ip else None
-        if status.emqx.status == "running":
-            run.move_to(Phase.RUNNING, "EMQX reports the PrivateLink running")
-        elif status.emqx.status == "failed":
-            run.move_to(Phase.FAILED, "EMQX reports the PrivateLink failed")
-        elif approved:
-            run.move_to(Phase.CONNECTING, "the connection is approved; EMQX is connecting")
+        await _observe_private_link(run, list_private_links, approved=approved)
+    else:
+        _observe_console_report(run, approved=approved)
+
+
+async def _observe_private_link(run: Run, list_private_links: ListPrivateLinks, *, approved: bool) -> None:
+    """api mode: EMQX's PrivateLink record says where the link is."""
+    status = run.link.status
+    listing = await list_private_links(run.link.spec.emqx.deployment_id)
+    record = next((r for r in listing.records if private_link_id(r) == status.emqx.id), None)
+    if record is None:
+        known_since = status.emqx.known_since
+        if known_since is not None and listing.read_at <= known_since:
+            return  # read before this app learnt of the PrivateLink: a later read tells whether it is gone
+        status.emqx.status = "missing"
+        run.move_to(Phase.FAILED, "the EMQX PrivateLink no longer exists")
         return
-    # console mode: EMQX's status is visible only in its console; the operator reports the IP.
-    status.emqx.ip = link.spec.emqx.private_link_ip
+    status.emqx.status = str(record.get("status", "")) or None
+    ip = record.get("privateLinkIp")
+    status.emqx.ip = IPv4Address(ip) if ip else None
+    if status.emqx.status == "running":
+        run.move_to(Phase.RUNNING, "EMQX reports the PrivateLink running")
+    elif status.emqx.status == "failed":
+        run.move_to(Phase.FAILED, "EMQX reports the PrivateLink failed")
+    elif approved:
+        run.move_to(Phase.CONNECTING, "the connection is approved; EMQX is connecting")
+
+
+def _observe_console_report(run: Run, *, approved: bool) -> None:
+    """console mode: EMQX's status is visible only in its console; the operator reports the IP."""
+    status = run.link.status
+    status.emqx.ip = run.link.spec.emqx.private_link_ip
     if not status.connections and status.phase is Phase.RUNNING:
         run.move_to(Phase.FAILED, "EMQX's private endpoint connection is gone")
     elif approved and status.emqx.ip is not None:

@@ -22,18 +22,16 @@ from shared.errors import (
     UpstreamError,
     replacement_required,
 )
-from shared.model import LOAD_BALANCER_SCHEMA, Forwarding, LinkSpec, Phase, check_ip_in_prefix
+from shared.model import LOAD_BALANCER_SCHEMA, AzureSpec, Forwarding, LinkSpec, Phase, check_ip_in_prefix
 from shared.names import ResourceId
 from shared.run import PlannedCall, Run
 
-_TERMINAL = frozenset({"Succeeded", "Failed", "Canceled"})
 
-
-async def settled(run: Run, read: Callable[[], Awaitable[Json | None]], what: str) -> Json | None:
+async def read_when_settled(run: Run, read: Callable[[], Awaitable[Json | None]], what: str) -> Json | None:
     """Read a resource until its provisioning state is terminal (an earlier run's operation may still go on)."""
 
     def terminal(resource: Json | None) -> bool:
-        return resource is None or arm_reading.provisioning_state(resource) in _TERMINAL
+        return resource is None or arm_reading.settled(resource)
 
     resource = await retry_until(run.services.clock, read, terminal, until=run.deadline, backoff=Backoff(0.5))
     if not terminal(resource):
@@ -55,14 +53,10 @@ def registered_access(run: Run) -> tuple[list[str], list[str]]:
     """The PLS visibility and auto-approval subscriptions: EMQX's, once the link is registered."""
     if run.link.status.phase in (Phase.PROVISIONING, Phase.PROVISIONED):
         return [], []
-    emqx_sub = emqx_subscription(run)
+    emqx_sub = run.emqx_subscription
     if emqx_sub is None:
         return [], []
     return [emqx_sub], ([emqx_sub] if run.link.spec.azure.auto_approve else [])
-
-
-def emqx_subscription(run: Run) -> str | None:
-    return run.link.spec.emqx.azure_subscription_id or run.settings.emqx_azure_subscription_id
 
 
 async def check_references(run: Run) -> None:
@@ -72,49 +66,61 @@ async def check_references(run: Run) -> None:
     Runs before the desired state is stored, so bad input is refused with nothing written anywhere. A resource
     the app's identity may not read is the caller's mistake too (a resource group outside the app's role).
     """
-    spec, network = run.link.spec, run.services.network
-    problems: list[tuple[str, str]] = []
+    azure, network = run.link.spec.azure, run.services.network
+    found = _Lookup()
+    frontend_subnet = await found.read(
+        "azure.frontendSubnetId", partial(network.get_subnet, azure.frontend_subnet_id), "subnet"
+    )
+    if frontend_subnet is not None:
+        found.problems += _frontend_ip_problems(azure, frontend_subnet)
+    if azure.nat_subnet_id is not None:
+        await found.read("azure.natSubnetId", partial(network.get_subnet, azure.nat_subnet_id), "subnet")
+    nics = {}
+    for index, nic_id in enumerate(azure.backend_nic_ids):
+        target = f"azure.backendNicIds[{index}]"
+        nic = await found.read(target, partial(network.get_network_interface, nic_id), "network interface")
+        if nic is not None:
+            nics[target] = nic
+    if frontend_subnet is not None:
+        found.problems += _nic_vnet_problems(azure, nics)
+    if found.problems:
+        raise InvalidRequestError.from_problems(found.problems, "The link")
+    await _check_ownership(run)
+    await _check_backend_ports(run, nics)
 
-    async def read(target: str, call: Callable[[], Awaitable[Json | None]], what: str) -> Json | None:
+
+class _Lookup:
+    """Reads what a link names, noting each thing missing or unreadable as a problem with the field naming it."""
+
+    def __init__(self) -> None:
+        self.problems: list[tuple[str, str]] = []
+
+    async def read(self, target: str, call: Callable[[], Awaitable[Json | None]], what: str) -> Json | None:
         try:
             found = await call()
         except UpstreamError as refused:
             if refused.code != "AuthorizationFailed":
                 raise
-            problems.append((target, f"this app's identity may not read that {what} (AuthorizationFailed)"))
+            self.problems.append((target, f"this app's identity may not read that {what} (AuthorizationFailed)"))
             return None
         if found is None:
-            problems.append((target, f"no such {what}"))
+            self.problems.append((target, f"no such {what}"))
         return found
 
-    azure = spec.azure
-    frontend_subnet = await read(
-        "azure.frontendSubnetId", partial(network.get_subnet, azure.frontend_subnet_id), "subnet"
-    )
-    if frontend_subnet is not None and azure.frontend_ip is not None:
-        prefix = arm_reading.subnet_prefix(frontend_subnet)
-        problem = check_ip_in_prefix(str(azure.frontend_ip), prefix) if prefix else None
-        if problem:
-            problems.append(("azure.frontendIp", problem))
-    if azure.nat_subnet_id is not None:
-        await read("azure.natSubnetId", partial(network.get_subnet, azure.nat_subnet_id), "subnet")
-    nics = {}
-    for index, nic_id in enumerate(azure.backend_nic_ids):
-        target = f"azure.backendNicIds[{index}]"
-        nic = await read(target, partial(network.get_network_interface, nic_id), "network interface")
-        if nic is not None:
-            nics[target] = nic
-    if frontend_subnet is not None:
-        vnet = arm_reading.vnet_of(str(azure.frontend_subnet_id))
-        problems += [
-            (target, f"the NIC is in virtual network {nic_vnet}, not the frontend's {vnet}; ARM refuses that")
-            for target, nic in nics.items()
-            if (nic_vnet := arm_reading.nic_vnet(nic)) and nic_vnet.lower() != vnet.lower()
-        ]
-    if problems:
-        raise InvalidRequestError.from_problems(problems, "The link")
-    await _check_ownership(run)
-    await _check_backend_ports(run, nics)
+
+def _frontend_ip_problems(azure: AzureSpec, frontend_subnet: Json) -> list[tuple[str, str]]:
+    prefix = arm_reading.subnet_prefix(frontend_subnet)
+    problem = check_ip_in_prefix(str(azure.frontend_ip), prefix) if prefix and azure.frontend_ip else None
+    return [("azure.frontendIp", problem)] if problem else []
+
+
+def _nic_vnet_problems(azure: AzureSpec, nics: dict[str, Json]) -> list[tuple[str, str]]:
+    vnet = arm_reading.vnet_of(str(azure.frontend_subnet_id))
+    return [
+        (target, f"the NIC is in virtual network {nic_vnet}, not the frontend's {vnet}; ARM refuses that")
+        for target, nic in nics.items()
+        if (nic_vnet := arm_reading.nic_vnet(nic)) and nic_vnet.lower() != vnet.lower()
+    ]
 
 
 async def _check_backend_ports(run: Run, nics: dict[str, Json]) -> None:
@@ -181,21 +187,26 @@ async def ensure_subnets(run: Run) -> None:
         )
 
 
+async def _put(
+    run: Run, resource: ResourceId, body: Json, why: str, put: Callable[[ResourceId, Json, float], Awaitable[Json]]
+) -> Json:
+    """PUT `body` as `resource` (in a dry run, plan it and take `body` as what ARM would return)."""
+    return await run.mutate(
+        PlannedCall("arm", "PUT", str(resource), why), partial(put, resource, body, run.deadline), body
+    )
+
+
 async def ensure_load_balancer(run: Run) -> Json:
     spec, network = run.link.spec, run.services.network
     lb_id = spec.load_balancer_id
-    lb = await settled(run, lambda: network.get_load_balancer(lb_id), f"load balancer {lb_id.name}")
+    lb = await read_when_settled(run, lambda: network.get_load_balancer(lb_id), f"load balancer {lb_id.name}")
     body = desired.load_balancer_body(spec)
     if lb is not None and arm_reading.owner_of(lb) != spec.name:
         raise _not_owned(spec, lb, "load balancer", "azure.names.loadBalancer")
     # A load balancer ARM left Failed is PUT again before anything references it (its NICs, the PLS).
     if lb is None or arm_reading.failed(lb) or not desired.load_balancer_conforms(spec, lb):
         why = "create the internal Standard load balancer" if lb is None else "bring the load balancer to the link"
-        lb = await run.mutate(
-            PlannedCall("arm", "PUT", str(lb_id), why),
-            lambda: network.put_load_balancer(lb_id, body, run.deadline),
-            body,
-        )
+        lb = await _put(run, lb_id, body, why, network.put_load_balancer)
     run.link.status.resources.load_balancer_id = lb_id
     address = arm_reading.frontend_address(lb, spec)
     if address and not run.dry_run:
@@ -225,7 +236,7 @@ async def ensure_nic_bindings(run: Run, lb: Json) -> None:
     """Bind every backend NIC of the link to its pool (and NAT rule); unbind NICs the link no longer names."""
     spec, network = run.link.spec, run.services.network
     for index, nic_id in enumerate(spec.azure.backend_nic_ids):
-        nic = await settled(run, partial(network.get_network_interface, nic_id), f"NIC {nic_id.name}")
+        nic = await read_when_settled(run, partial(network.get_network_interface, nic_id), f"NIC {nic_id.name}")
         if nic is None:
             raise InvalidRequestError.from_problems([(f"azure.backendNicIds[{index}]", "no such NIC")], "The link")
         bound = _nic_write(desired.nic_bound(spec, nic), nic)
@@ -277,7 +288,7 @@ def _nic_write(change: Json | None, nic: Json) -> Json | None:
 
 async def unbind_nic(run: Run, nic_id: ResourceId) -> None:
     network, spec = run.services.network, run.link.spec
-    nic = await settled(run, lambda: network.get_network_interface(nic_id), f"NIC {nic_id.name}")
+    nic = await read_when_settled(run, lambda: network.get_network_interface(nic_id), f"NIC {nic_id.name}")
     if nic is None:
         return
     unbound = _nic_write(desired.nic_unbound(spec, nic), nic)
@@ -294,7 +305,9 @@ async def ensure_private_link_service(run: Run, allow_replace: bool) -> Json:
     pls_id = spec.private_link_service_id
     visibility, auto_approval = registered_access(run)
     body = desired.private_link_service_body(spec, visibility, auto_approval)
-    pls = await settled(run, lambda: network.get_private_link_service(pls_id), f"private link service {pls_id.name}")
+    pls = await read_when_settled(
+        run, lambda: network.get_private_link_service(pls_id), f"private link service {pls_id.name}"
+    )
     if pls is not None and arm_reading.owner_of(pls) != spec.name:
         raise _not_owned(spec, pls, "private link service", "azure.names.privateLinkService")
     if pls is not None and desired.private_link_service_needs_replacing(pls, body):
@@ -304,11 +317,7 @@ async def ensure_private_link_service(run: Run, allow_replace: bool) -> Json:
         pls = None
     if pls is None or arm_reading.failed(pls) or not desired.private_link_service_conforms(pls, body):
         why = "create the Private Link Service" if pls is None else "bring the Private Link Service to the link"
-        pls = await run.mutate(
-            PlannedCall("arm", "PUT", str(pls_id), why),
-            lambda: network.put_private_link_service(pls_id, body, run.deadline),
-            body,
-        )
+        pls = await _put(run, pls_id, body, why, network.put_private_link_service)
     status = run.link.status
     status.resources.private_link_service_id = pls_id
     alias = arm_reading.alias_of(pls)

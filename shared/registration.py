@@ -14,7 +14,7 @@ from shared import arm_reading
 from shared.emqx import private_link_id
 from shared.errors import ConflictError, InvalidRequestError, NotFoundError, OperationStillRunningError
 from shared.model import Phase
-from shared.provisioning import emqx_subscription, ensure_private_link_service
+from shared.provisioning import ensure_private_link_service
 from shared.run import PlannedCall, Run
 from shared.settings import RegistrationMode
 
@@ -62,7 +62,7 @@ async def register(run: Run) -> dict[str, Any]:
     """Returns the registration answer: the alias, EMQX's subscription and, in console mode, the steps left."""
     link = run.link
     status = link.status
-    emqx_sub = emqx_subscription(run)
+    emqx_sub = run.emqx_subscription
     if emqx_sub is None:
         raise InvalidRequestError.from_problems(
             [
@@ -102,7 +102,7 @@ def registration_answer(run: Run) -> dict[str, Any]:
     status = run.link.status
     answer: dict[str, Any] = {
         "alias": status.pls_alias,
-        "emqxSubscriptionId": emqx_subscription(run),
+        "emqxSubscriptionId": run.emqx_subscription,
         "mode": run.settings.registration_mode.value,
     }
     if run.settings.registration_mode is RegistrationMode.API:

@@ -18,7 +18,7 @@ from shared.emqx import private_link_id
 from shared.errors import ConflictError, InvalidRequestError, WaitingForEmqxError
 from shared.link_trust import deployment_api
 from shared.model import Phase, StepOutcome
-from shared.provisioning import delete_private_link_service, emqx_subscription, settled, stale_nic_ids, unbind_nic
+from shared.provisioning import delete_private_link_service, read_when_settled, stale_nic_ids, unbind_nic
 from shared.registration import same_alias
 from shared.run import PlannedCall, Run
 from shared.settings import RegistrationMode, SettingsError
@@ -69,7 +69,7 @@ async def remove_emqx_side(run: Run, emqx_removed: bool) -> None:
         return
     pls_id = link.spec.private_link_service_id
     pls = await run.services.network.get_private_link_service(pls_id)
-    emqx_sub = (emqx_subscription(run) or "").lower()
+    emqx_sub = (run.emqx_subscription or "").lower()
     live = [
         state
         for state in connection_states(pls or {})
@@ -166,11 +166,13 @@ def _stalled_message(known_id: str | None) -> str:
 async def remove_azure_side(run: Run) -> None:
     spec, network = run.link.spec, run.services.network
     pls_id = spec.private_link_service_id
-    pls = await settled(run, partial(network.get_private_link_service, pls_id), f"private link service {pls_id.name}")
+    pls = await read_when_settled(
+        run, partial(network.get_private_link_service, pls_id), f"private link service {pls_id.name}"
+    )
     if pls is not None and arm_reading.owner_of(pls) == spec.name:
         await delete_private_link_service(run, pls_id, pls)
     lb_id = spec.load_balancer_id
-    lb = await settled(run, partial(network.get_load_balancer, lb_id), f"load balancer {lb_id.name}")
+    lb = await read_when_settled(run, partial(network.get_load_balancer, lb_id), f"load balancer {lb_id.name}")
     nic_ids = list(dict.fromkeys([*spec.azure.backend_nic_ids, *(stale_nic_ids(lb, spec) if lb else [])]))
     for nic_id in nic_ids:
         await unbind_nic(run, nic_id)

@@ -129,6 +129,13 @@ class _Frame:
         self.keys: set[str] = set()
         self.wants_key = is_object
 
+    def next_item(self) -> None:
+        """After a comma: an object expects its next key, an array holds its next element."""
+        if self.is_object:
+            self.wants_key = True
+        else:
+            self.index += 1
+
 
 def _path(frames: list[_Frame]) -> str:
     path = ""
@@ -152,23 +159,12 @@ def _scan_structure(text: str) -> None:
     position = 0
     while (found := _STRUCTURE.search(text, position)) is not None:
         char, position = found.group(), found.end()
-        top = frames[-1] if frames else None
         if char == '"':
             string = _STRING_REST.match(text, position)
             if string is None:
                 return  # never ends: json.loads refuses it, reading nothing after it
             position = string.end()
-            if top is not None and top.wants_key:  # where an object expects its next key
-                top.wants_key = False
-                top.key = _key(text[found.start() : position])
-                if top.key in top.keys:
-                    path = _path(frames)
-                    raise InvalidRequestError(
-                        f"{SUBJECT} repeats a key in an object: each key may appear once (see the target).",
-                        target=path,
-                        details=[ErrorDetail(DUPLICATE_KEY, "is repeated in its object", path)],
-                    )
-                top.keys.add(top.key)
+            _note_key(frames, text[found.start() : position])
         elif char in "{[":
             frames.append(_Frame(is_object=char == "{"))
             if len(frames) > MAX_DEPTH:
@@ -179,14 +175,28 @@ def _scan_structure(text: str) -> None:
                     details=[ErrorDetail(TOO_DEEP, f"is nested deeper than {MAX_DEPTH} levels", path)],
                 )
         elif char in "}]":
-            if top is None:
+            if not frames:
                 return  # unbalanced: not JSON, as json.loads says
             frames.pop()
-        elif top is not None:  # a comma
-            if top.is_object:
-                top.wants_key = True
-            else:
-                top.index += 1
+        elif frames:  # a comma
+            frames[-1].next_item()
+
+
+def _note_key(frames: list[_Frame], token: str) -> None:
+    """A string where an object expects its next key is that key: refused when the object has it already."""
+    top = frames[-1] if frames else None
+    if top is None or not top.wants_key:
+        return
+    top.wants_key = False
+    top.key = _key(token)
+    if top.key in top.keys:
+        path = _path(frames)
+        raise InvalidRequestError(
+            f"{SUBJECT} repeats a key in an object: each key may appear once (see the target).",
+            target=path,
+            details=[ErrorDetail(DUPLICATE_KEY, "is repeated in its object", path)],
+        )
+    top.keys.add(top.key)
 
 
 def _key(token: str) -> str:

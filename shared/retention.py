@@ -11,8 +11,9 @@ from datetime import timedelta
 
 from shared.errors import TemporaryError
 from shared.run import Services
+from shared.telemetry import APP_LOGGER
 
-log = logging.getLogger("emqx_privatelink")
+log = logging.getLogger(APP_LOGGER)
 
 EVENT_REDELIVERY_WINDOW = timedelta(hours=25)
 # Rows each table may lose in one monitor run: a backlog drains over a few runs instead of slowing one down.

@@ -15,6 +15,7 @@ from shared.clock import Clock, SystemClock
 from shared.errors import AppError, TemporaryError
 from shared.model import PHASE_MOVES, AuditRecord, Health, Link, Phase, StepOutcome, StepRecord
 from shared.settings import Settings
+from shared.telemetry import APP_LOGGER
 
 if TYPE_CHECKING:  # the adapters are only named here; importing them is left to whoever builds the services
     from azure.core.credentials_async import AsyncTokenCredential
@@ -24,7 +25,7 @@ if TYPE_CHECKING:  # the adapters are only named here; importing them is left to
     from shared.store import Store
 
 T = TypeVar("T")
-log = logging.getLogger("emqx_privatelink")
+log = logging.getLogger(APP_LOGGER)
 
 
 @dataclass
@@ -66,12 +67,15 @@ class Run:
     dry_run: bool = False
     plan: list[PlannedCall] = field(default_factory=list)
     audits: list[AuditRecord] = field(default_factory=list)
-    # Steps that changed something or failed; recorded in the link's history when the run is saved.
-    changed: bool = False
 
     @property
     def settings(self) -> Settings:
         return self.services.settings
+
+    @property
+    def emqx_subscription(self) -> str | None:
+        """The Azure subscription EMQX's private endpoints live in: the link's own, else the app's setting."""
+        return self.link.spec.emqx.azure_subscription_id or self.settings.emqx_azure_subscription_id
 
     def remaining(self) -> float:
         return self.deadline - self.services.clock.monotonic()
@@ -120,7 +124,6 @@ class Run:
     def step(self, step: str, outcome: StepOutcome, detail: str, started: float | None = None) -> None:
         clock = self.services.clock
         duration_ms = (clock.monotonic() - started) * 1000 if started is not None else 0.0
-        self.changed = True
         if not self.dry_run:
             self.link.status.record_step(
                 StepRecord(at=clock.now(), step=step, outcome=outcome, detail=detail, duration_ms=duration_ms)

@@ -54,11 +54,15 @@ class Secret:
 
 
 class RegistrationMode(StrEnum):
+    """How EMQX learns the alias: the operator pastes it into EMQX's console, or the app calls EMQX's API."""
+
     CONSOLE = "console"
     API = "api"
 
 
 class UnmatchedConnections(StrEnum):
+    """What becomes of a connection from outside EMQX's subscription: left Pending, or rejected."""
+
     LEAVE = "leave"
     REJECT = "reject"
 

@@ -465,39 +465,47 @@ class Store:
         if window_seconds < 1 or limit < 0:
             raise ValueError("window_seconds must be positive and limit not negative")
         table = await self._table(BUDGET)
-        partition, row = _check_key(key), _BUDGET_ROW
-        moment = now.timestamp()
+        partition, moment = _check_key(key), now.timestamp()
         with _storage_errors(f"spend budget {key}"):
             for _ in range(_SPEND_ATTEMPTS):
-                try:
-                    entity = await table.get_entity(partition, row)
-                except ResourceNotFoundError:
-                    if limit == 0:
-                        return False
-                    try:
-                        await table.create_entity(
-                            {"PartitionKey": partition, "RowKey": row, "Spends": json.dumps([moment])}
-                        )
-                    except ResourceExistsError:
-                        continue
-                    return True
-                if entity.get("HeldUntil", 0) > moment:
-                    return False
-                recent = [t for t in json.loads(entity.get("Spends", "[]")) if t > moment - window_seconds]
-                if len(recent) >= limit:
-                    return False
-                entity["Spends"] = json.dumps([*recent, moment])
-                try:
-                    await table.update_entity(
-                        entity,
-                        mode=UpdateMode.REPLACE,
-                        etag=entity.metadata["etag"],
-                        match_condition=MatchConditions.IfNotModified,
-                    )
-                except ResourceModifiedError:
-                    continue
-                return True
+                spent = await _spend_once(table, partition, moment, limit, window_seconds)
+                if spent is not None:
+                    return spent
         raise TemporaryError(f"Budget {key} is contended by too many callers; try again later.")
+
+
+async def _spend_once(
+    table: TableClient, partition: str, moment: float, limit: int, window_seconds: int
+) -> bool | None:
+    """One attempt of `try_spend`: whether it spent, or None when another caller wrote first."""
+    try:
+        entity = await table.get_entity(partition, _BUDGET_ROW)
+    except ResourceNotFoundError:
+        return await _first_spend(table, partition, moment) if limit > 0 else False
+    if entity.get("HeldUntil", 0) > moment:
+        return False
+    recent = [t for t in json.loads(entity.get("Spends", "[]")) if t > moment - window_seconds]
+    if len(recent) >= limit:
+        return False
+    entity["Spends"] = json.dumps([*recent, moment])
+    try:
+        await table.update_entity(
+            entity,
+            mode=UpdateMode.REPLACE,
+            etag=entity.metadata["etag"],
+            match_condition=MatchConditions.IfNotModified,
+        )
+    except ResourceModifiedError:
+        return None
+    return True
+
+
+async def _first_spend(table: TableClient, partition: str, moment: float) -> bool | None:
+    try:
+        await table.create_entity({"PartitionKey": partition, "RowKey": _BUDGET_ROW, "Spends": json.dumps([moment])})
+    except ResourceExistsError:
+        return None
+    return True
 
 
 __all__ = ["Store"]

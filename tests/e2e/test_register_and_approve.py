@@ -398,7 +398,8 @@ def test_emqx_failures_answer_502_or_503_then_one_privatelink_is_created_and_a_r
     assert again.status_code == 200, again.text
     assert again.json()["privateLinkId"] == first["privateLinkId"]
     calls = world.emqx_call("GET", f"{base}/localcloud/calls").json()["calls"]
-    assert [c for c in calls if c["method"] == "POST"] == []
+    # The Redis test (a connector probe) may run once the link is running; nothing else may be created.
+    assert [c for c in calls if c["method"] == "POST" and not c["path"].endswith("/connectors_probe")] == []
     assert [r["privateLinkID"] for r in privatelinks_for(world, first["alias"])] == [first["privateLinkId"]]
 
 

@@ -113,10 +113,40 @@ def _operation_group(node: ast.expr) -> str | None:
     return None
 
 
+# The module's generic methods over a resource kind (`_Kind`), and the SDK method each calls on the kind's group.
+GENERIC_METHODS = {"_get": "get", "_put": "begin_create_or_update", "_delete_resource": "begin_delete"}
+
+
+def _kind_groups(tree: ast.Module) -> dict[str, str]:
+    """`_NIC = _Kind("network interface", "network_interfaces", ...)` -> {"_NIC": "network_interfaces"}."""
+    return {
+        target.id: node.value.args[1].value
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and isinstance(node.value, ast.Call)
+        and isinstance(node.value.func, ast.Name)
+        and node.value.func.id == "_Kind"
+        and isinstance(node.value.args[1], ast.Constant)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+
+
+def _generic_call(node: ast.Call, kinds: dict[str, str]) -> tuple[str, str] | None:
+    """`self._get(_NIC, ...)` -> ("network_interfaces", "get")."""
+    method = GENERIC_METHODS.get(node.func.attr) if isinstance(node.func, ast.Attribute) else None
+    if method is None or not node.args or not isinstance(node.args[0], ast.Name) or node.args[0].id not in kinds:
+        return None
+    return kinds[node.args[0].id], method
+
+
 def sdk_calls(source: str) -> set[tuple[str, str]]:
-    """Every `(operation group, method)` the module calls on a client's operation group."""
+    """Every `(operation group, method)` the module calls on a client's operation group, directly or through a
+    generic method over a resource kind."""
     calls: set[tuple[str, str]] = set()
-    for function in ast.walk(ast.parse(source)):
+    tree = ast.parse(source)
+    kinds = _kind_groups(tree)
+    for function in ast.walk(tree):
         if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
             continue
         groups = {
@@ -128,6 +158,9 @@ def sdk_calls(source: str) -> set[tuple[str, str]]:
         }
         for node in ast.walk(function):
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                continue
+            if (generic := _generic_call(node, kinds)) is not None:
+                calls.add(generic)
                 continue
             owner = node.func.value
             group = groups.get(owner.id) if isinstance(owner, ast.Name) else _operation_group(owner)
@@ -187,6 +220,17 @@ class A:
         return await self._client(x.subscription_id).subnets.begin_delete(1, 2, 3)
 """
     assert sdk_calls(source) == {("load_balancers", "get"), ("subnets", "begin_delete")}
+
+
+def test_calls_through_a_generic_method_over_a_kind_are_read_too() -> None:
+    source = """
+_LB = _Kind("load balancer", "load_balancers", LoadBalancer)
+class A:
+    async def f(self, x):
+        await self._get(_LB, x)
+        await self._delete_resource(_LB, x, 1.0)
+"""
+    assert sdk_calls(source) == {("load_balancers", "get"), ("load_balancers", "begin_delete")}
 
 
 def test_every_sdk_call_of_the_module_has_its_actions_and_no_mapping_is_stale() -> None:
