@@ -24,6 +24,8 @@ from localcloud.stack import Stack, StackOptions
 
 LINK = "demo"
 STEP_TIMEOUT = 240.0
+# The app's event types (shared.events.PREFIX: localcloud knows the app over the wire only).
+EVENT_TYPE_PREFIX = "Com.Emqx.PrivateLink."
 
 
 class StepFailedError(Exception):
@@ -35,6 +37,8 @@ class Report:
     mode: str
     steps: list[dict[str, Any]] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
+    # The app's life-cycle events the Event Grid custom topic received, by type, in order.
+    events: list[str] = field(default_factory=list)
 
     async def step(self, name: str, action: Callable[[], Awaitable[str]]) -> None:
         began = time.monotonic()
@@ -56,6 +60,7 @@ class Report:
             "result": "passed" if passed else "failed",
             "mode": self.mode,
             "steps": self.steps,
+            "events": self.events,
             "total_seconds": round(time.monotonic() - self.started, 2),
         }
 
@@ -206,6 +211,30 @@ class Demo:
             raise StepFailedError("the link record is still there")
         return "load balancer test01 and PLS demo are gone; the VM's NIC is as before"
 
+    async def events(self) -> str:
+        """The life-cycle events the app published to the Event Grid custom topic, as the topic received them."""
+        wanted = {"LinkProvisioned", "ConnectionApproved", "LinkRunning", "LinkDeleted"}
+        if self.mode == "console":
+            wanted.add("AliasReady")
+        deadline = time.monotonic() + STEP_TIMEOUT
+        while True:
+            answer = await self.cloud.get(f"{self.endpoints['eventgrid']['control']}/events")
+            answer.raise_for_status()
+            received = [item["event"] for item in answer.json()["events"]]
+            types = [
+                event["type"].removeprefix(EVENT_TYPE_PREFIX)
+                for event in received
+                if event["subject"] == f"links/{LINK}"
+            ]
+            if wanted <= set(types):
+                self.report.events = types
+                for event in received:
+                    print(f"   {event['time']}  {event['type']}  {event['data'].get('reason', '')}", flush=True)
+                return f"{len(types)} events: {', '.join(types)}"
+            if time.monotonic() > deadline:
+                raise StepFailedError(f"missing events {sorted(wanted - set(types))}; received {types}")
+            await asyncio.sleep(0.5)
+
 
 async def run_demo(stack: Stack, mode: str, report: Report) -> None:
     demo = Demo(stack, mode, report)
@@ -222,6 +251,7 @@ async def run_demo(stack: Stack, mode: str, report: Report) -> None:
         await report.step("Redis test through the PrivateLink passes", demo.redis_test)
         await report.step("DELETE the link", demo.delete)
         await report.step("teardown verified in localcloud", demo.verify_teardown)
+        await report.step("life-cycle events received by the Event Grid topic", demo.events)
     finally:
         await demo.close()
 

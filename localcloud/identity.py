@@ -6,7 +6,9 @@ Protocol (as App Service serves it on `IDENTITY_ENDPOINT`, plain HTTP on loopbac
     X-IDENTITY-HEADER: <header>
     -> 200 {"access_token", "expires_on" (epoch seconds, string), "resource", "token_type": "Bearer", "client_id"}
 
-Tokens are HS256 JWTs signed with a key shared with the ARM stand-in, which verifies them (`TokenAuthority`).
+Tokens are HS256 JWTs signed with a key shared with the ARM stand-in and the Event Grid custom topic, which verify them
+(`TokenAuthority`): any `resource` is issued (as Entra ID issues a managed identity a token for any resource), and each
+verifier accepts only its own audience (ARM's, or Event Grid's `https://eventgrid.azure.net`).
 Each identity has a client id and the scopes it may touch (`/subscriptions/<sub>` or
 `/subscriptions/<sub>/resourceGroups/<rg>` prefixes, compared case-insensitively).
 
@@ -46,6 +48,11 @@ ARM_AUDIENCES = frozenset(
         "https://management.core.windows.net/",
     }
 )
+# What Event Grid accepts as a publisher token's `aud`: the resource of the scope the SDK asks for,
+# `https://eventgrid.azure.net/.default` (azure-eventgrid `_legacy/_constants.py` DEFAULT_EVENTGRID_SCOPE), and
+# the docs' "the audience ... is confirmed to be Event Grid (`https://eventgrid.azure.net`)" (MicrosoftDocs/azure-docs
+# `articles/event-grid/authenticate-with-microsoft-entra-id.md`). With a trailing slash too, as ARM's.
+EVENTGRID_AUDIENCES = frozenset({"https://eventgrid.azure.net", "https://eventgrid.azure.net/"})
 Clock = Callable[[], float]
 _PRINCIPAL_NAMESPACE = uuid.UUID("4b0a1c6e-8f3d-4f43-9a55-4c6f63616c31")
 
@@ -118,8 +125,8 @@ class TokenAuthority:
         }
         return jwt.encode(claims, self._key, algorithm="HS256"), expires_on
 
-    def verify(self, token: str) -> dict[str, Any]:
-        """The token's claims, or TokenError with the code ARM answers for it."""
+    def verify(self, token: str, audiences: frozenset[str] = ARM_AUDIENCES) -> dict[str, Any]:
+        """The token's claims, or TokenError with the code ARM answers for it; `aud` must be one of `audiences`."""
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
@@ -143,8 +150,8 @@ class TokenAuthority:
                 "ExpiredAuthenticationToken",
                 f"The access token expiry UTC time '{expired}' is earlier than current UTC time '{_utc(now)}'.",
             )
-        if claims.get("aud") not in ARM_AUDIENCES:
-            allowed = ",".join(f"'{aud}'" for aud in sorted(ARM_AUDIENCES))
+        if claims.get("aud") not in audiences:
+            allowed = ",".join(f"'{aud}'" for aud in sorted(audiences))
             raise TokenError(
                 "InvalidAuthenticationTokenAudience",
                 f"The access token has been obtained for wrong audience or resource '{claims.get('aud')}'. "

@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from localcloud import arm, identity
+from localcloud import arm, eventgrid, identity
 from localcloud.arm.authorization import network_rbac
 from localcloud.azurite import PROJECT_ROOT, Azurite
 from localcloud.emqx import create_app as create_emqx
@@ -40,6 +40,9 @@ EMQX_SUBSCRIPTION_ID = "e5e11a00-0000-4000-8000-00000000e3c5"
 APP_CLIENT_ID = "a1b2c3d4-0000-4000-8000-0000000f00c0"
 OPERATOR_CLIENT_ID = "0be7a70e-0000-4000-8000-000000000be7"
 EMQX_CLIENT_ID = "e3c50000-0000-4000-8000-00000000e3c5"
+# The Event Grid custom topic the app publishes its CloudEvents to: its resource group and name.
+EVENTGRID_TOPIC_GROUP = "rg-emqx-privatelink"
+EVENTGRID_TOPIC_NAME = "evgt-emqx-privatelink"
 # The names of the app settings a link refers to for its secrets (in Azure: Key Vault references).
 DEPLOYMENT_KEY_SETTING = "EMQX_DEPLOYMENT_API_KEY"
 DEPLOYMENT_SECRET_SETTING = "EMQX_DEPLOYMENT_API_SECRET"
@@ -64,6 +67,8 @@ class StackOptions:
     registration_mode: str = "api"
     extra_settings: dict[str, str] = field(default_factory=dict)
     start_host: bool = True
+    # The Event Grid custom topic, passed to the app as EVENTGRID_TOPIC_ENDPOINT (the app publishes when it is set).
+    eventgrid_topic: bool = True
 
 
 class Stack:
@@ -174,7 +179,30 @@ class Stack:
         }
         self.endpoints["identity"] = {"endpoint": identity_endpoint, "header": identity_header}
         self.endpoints["emqx"] = endpoint_entries(emqx_listener.base_url, account)
-        return [arm_listener, identity_listener, emqx_listener]
+        listeners = [arm_listener, identity_listener, emqx_listener]
+        if self.options.eventgrid_topic:
+            listeners.append(self._custom_topic(ca, token_key))
+        return listeners
+
+    def _custom_topic(self, ca: LocalCA, token_key: str) -> Listener:
+        """The Event Grid custom topic (CloudEvents input schema); the app's identity is its EventGrid Data Sender."""
+        topic_id = eventgrid.topic_resource_id(SUBSCRIPTION_ID, EVENTGRID_TOPIC_GROUP, EVENTGRID_TOPIC_NAME)
+        app = eventgrid.create_app(
+            token_key=token_key,
+            tenant_id=TENANT_ID,
+            topic_id=topic_id,
+            senders=[APP_CLIENT_ID],
+            speed=self.options.speed,
+            ca_bundle=str(ca.ca_bundle),
+        )
+        listener = Listener(app, bind_loopback(), ca.server)
+        self.endpoints["eventgrid"] = {
+            "baseUrl": listener.base_url,
+            "topicEndpoint": f"{listener.base_url}/api/events",
+            "topicId": topic_id,
+            "control": f"{listener.base_url}/localcloud",
+        }
+        return listener
 
     def _app_settings(self, ca_bundle: Path, storage_connection_string: str) -> dict[str, str]:
         arm_endpoints, emqx = self.endpoints["arm"], self.endpoints["emqx"]
@@ -203,6 +231,8 @@ class Stack:
             "EMQX_DEPLOYMENT_API_HOSTS": self.endpoints["emqx"]["deploymentApiHosts"],
             "EMQX_ALLOW_LOOPBACK": "true",
         }
+        if "eventgrid" in self.endpoints:
+            settings["EVENTGRID_TOPIC_ENDPOINT"] = self.endpoints["eventgrid"]["topicEndpoint"]
         settings.update(self.options.extra_settings)
         return settings
 

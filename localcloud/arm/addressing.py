@@ -10,7 +10,6 @@ import ipaddress
 from typing import Any
 
 from localcloud.arm import errors
-from localcloud.arm.ids import key
 from localcloud.arm.state import ArmState, Resource
 
 
@@ -18,43 +17,24 @@ def subnet_prefix(subnet: Resource) -> str:
     return str(subnet.properties["addressPrefix"])
 
 
-def holders(state: ArmState, subnet_key: str, exclude: set[str]) -> dict[str, str]:
-    """ip -> id of the ipConfiguration or frontend holding it, for one subnet, ignoring resources in `exclude`."""
-    held: dict[str, str] = {}
-    for nic in state.of_type("networkInterfaces"):
-        if nic.key in exclude:
-            continue
-        for config in nic.properties.get("ipConfigurations", []):
-            props = config["properties"]
-            if key(props["subnet"]["id"]) == subnet_key and props.get("privateIPAddress"):
-                held[props["privateIPAddress"]] = f"{nic.id}/ipConfigurations/{config['name']}"
-    for lb in state.of_type("loadBalancers"):
-        if lb.key in exclude:
-            continue
-        for frontend in lb.properties.get("frontendIPConfigurations", []):
-            props = frontend["properties"]
-            subnet = props.get("subnet")
-            if subnet and key(subnet["id"]) == subnet_key and props.get("privateIPAddress"):
-                held[props["privateIPAddress"]] = f"{lb.id}/frontendIPConfigurations/{frontend['name']}"
-    return held
-
-
 class Allocator:
-    """Hands out addresses for one write; addresses given earlier in the same write count as taken."""
+    """Hands out addresses for one write; addresses given earlier in the same write count as taken.
+
+    Who holds what comes from the state's address index (index.py): checking an address and finding the lowest
+    free one cost O(log n) in the subnet's size, not a scan of every NIC and load balancer."""
 
     def __init__(self, state: ArmState, exclude: set[str]):
         self._state = state
         self._exclude = exclude
-        self._taken: dict[str, dict[str, str]] = {}
+        self._taken: dict[str, dict[str, str]] = {}  # subnet key -> ip -> config id, given in this write
 
-    def _held(self, subnet: Resource) -> dict[str, str]:
-        if subnet.key not in self._taken:
-            self._taken[subnet.key] = holders(self._state, subnet.key, self._exclude)
-        return self._taken[subnet.key]
+    def _holder(self, subnet: Resource, ip: str) -> str | None:
+        given = self._taken.get(subnet.key, {}).get(ip)
+        return given if given is not None else self._state.index.holder(subnet.key, ip, self._exclude)
 
     def assign(self, subnet: Resource, config_id: str, method: str, requested: Any, previous: str | None) -> str:
         network = ipaddress.ip_network(subnet_prefix(subnet))
-        held = self._held(subnet)
+        taken = self._taken.setdefault(subnet.key, {})
         if method == "Static":
             if not requested:
                 raise errors.invalid_request_format(
@@ -68,14 +48,18 @@ class Allocator:
                 raise errors.ip_not_in_subnet(str(address), str(network))
             if _reserved(network, address):
                 raise errors.ip_in_reserved_range(str(address), str(network))
-            if str(address) in held:
-                raise errors.ip_in_use(config_id, str(address), held[str(address)])
+            holder = self._holder(subnet, str(address))
+            if holder is not None:
+                raise errors.ip_in_use(config_id, str(address), holder)
             chosen = str(address)
-        elif previous and _usable(network, previous) and previous not in held:
+        elif previous and _usable(network, previous) and self._holder(subnet, previous) is None:
             chosen = previous
         else:
-            chosen = _first_free(network, held, subnet.id)
-        held[chosen] = config_id
+            free = self._state.index.lowest_free(subnet.key, subnet_prefix(subnet), self._exclude, taken)
+            if free is None:
+                raise errors.subnet_full(subnet.id)
+            chosen = free
+        taken[chosen] = config_id
         return chosen
 
 
@@ -90,11 +74,3 @@ def _usable(network: ipaddress.IPv4Network | ipaddress.IPv6Network, text: str) -
     except ValueError:
         return False
     return address in network and not _reserved(network, address)
-
-
-def _first_free(network: ipaddress.IPv4Network | ipaddress.IPv6Network, held: dict[str, str], subnet_id: str) -> str:
-    for offset in range(4, network.num_addresses - 1):
-        candidate = str(network.network_address + offset)
-        if candidate not in held:
-            return candidate
-    raise errors.subnet_full(subnet_id)

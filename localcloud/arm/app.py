@@ -22,6 +22,7 @@ from localcloud.arm.frontend import ArmFrontend
 from localcloud.arm.protocol import Runtime
 from localcloud.arm.router import Router
 from localcloud.arm.state import ArmState, Resource
+from localcloud.arm.throttling import RateLimiter
 from localcloud.eventgrid.control import eventgrid_routes
 from localcloud.eventgrid.topic import SystemTopic
 from localcloud.faults import FaultBook
@@ -80,11 +81,14 @@ def create_app(
     # A late answer (served, then held back) is modelled by the EMQX stand-in only; ARM's writes answer at once
     # and go on as long-running operations, which `slow` and `lro-failed` cover.
     faults, calls = FaultBook(refused={"late": "not modelled by the ARM stand-in; use slow or lro-failed"}), CallLog()
+    # ARM's token buckets (throttling.py), refilled `speed` times faster on the same clock as every duration.
+    limiter = RateLimiter(clock, speed)
 
     async def reset() -> None:
         state.clear()
         faults.clear()
         calls.clear()
+        limiter.reset()
         access.restore()
         await topic.reset(options)
 
@@ -97,6 +101,7 @@ def create_app(
         faults=faults,
         calls=calls,
         rbac=access,
+        limiter=limiter,
     )
 
     @contextlib.asynccontextmanager
@@ -112,7 +117,10 @@ def create_app(
     app = Starlette(
         routes=[
             Mount("/localcloud/eventgrid", routes=eventgrid_routes(topic)),
-            Mount("/localcloud", routes=[*control_routes(state, faults, calls, reset), *rbac_routes(access)]),
+            Mount(
+                "/localcloud",
+                routes=[*control_routes(state, faults, calls, reset, limiter), *rbac_routes(access)],
+            ),
             Mount("/", app=frontend),  # everything else is ARM (paths are case-insensitive there)
         ],
         lifespan=lifespan,
@@ -122,6 +130,7 @@ def create_app(
     app.state.faults = faults
     app.state.calls = calls
     app.state.rbac = access
+    app.state.ratelimits = limiter
     return app
 
 

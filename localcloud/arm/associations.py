@@ -6,7 +6,8 @@ The subnet and NIC kinds call `subnet_links` / `nic_links` / `config_links` whil
 reference must name an existing resource of the right type in the same region (else 400
 InvalidResourceReference), and is stored as `{"id": <canonical id>}`, the way ARM shows it back. The referenced
 kinds compute their read-only back-references (an NSG's `subnets` and `networkInterfaces`, a route table's
-`subnets`, a public IP's `ipConfiguration`...) from these stored references with the finders below.
+`subnets`, a public IP's `ipConfiguration`...) from these stored references with the finders below, which read the
+state's reverse indexes (index.py).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from localcloud.arm import errors
+from localcloud.arm import errors, index
 from localcloud.arm.ids import key
 from localcloud.arm.state import ArmState, Resource
 from localcloud.arm.validation import parse_reference, reference
@@ -113,59 +114,29 @@ def config_links(
 # -- back-references --------------------------------------------------------------------------------------------
 
 
-def _ids(value: Any) -> list[str]:
-    refs = value if isinstance(value, list) else [value] if value else []
-    return [str(ref["id"]) for ref in refs if isinstance(ref, dict) and isinstance(ref.get("id"), str)]
-
-
 def subnets_linking(state: ArmState, field: str, target_key: str) -> list[str]:
     """Ids of the subnets whose `field` names the resource `target_key`."""
-    return [
-        subnet.id
-        for subnet in state.of_type("virtualNetworks", "subnets")
-        if any(key(ref) == target_key for ref in _ids(subnet.properties.get(field)))
-    ]
+    return list(state.index.payloads(index.subnet_field(field), target_key))
 
 
 def nics_linking(state: ArmState, field: str, target_key: str) -> list[str]:
     """Ids of the NICs whose own `field` (networkSecurityGroup) names `target_key`."""
-    return [
-        nic.id
-        for nic in state.of_type("networkInterfaces")
-        if any(key(ref) == target_key for ref in _ids(nic.properties.get(field)))
-    ]
+    return list(state.index.payloads(index.nic_field(field), target_key))
 
 
 def nic_configs_linking(state: ArmState, field: str, target_key: str, exclude: set[str] | None = None) -> list[str]:
     """Ids of the NIC ip configurations whose `field` (publicIPAddress, applicationSecurityGroups) names
     `target_key`, leaving out the NICs in `exclude`."""
-    found = []
-    for nic in state.of_type("networkInterfaces"):
-        if exclude and nic.key in exclude:
-            continue
-        for config in nic.properties.get("ipConfigurations", []):
-            if any(key(ref) == target_key for ref in _ids(config["properties"].get(field))):
-                found.append(f"{nic.id}/ipConfigurations/{config['name']}")
-    return found
+    return list(state.index.payloads(index.config_field(field), target_key, exclude or ()))
 
 
 def public_ip_holder(state: ArmState, pip_key: str, exclude: set[str]) -> str | None:
     """What a public IP serves: a NIC ip configuration, a load balancer frontend or a NAT gateway (None: free).
     Resources whose keys are in `exclude` do not count (the one being written)."""
-    configs = nic_configs_linking(state, "publicIPAddress", pip_key, exclude)
-    if configs:
-        return configs[0]
-    for lb in state.of_type("loadBalancers"):
-        if lb.key in exclude:
-            continue
-        for frontend in lb.properties.get("frontendIPConfigurations", []):
-            if any(key(ref) == pip_key for ref in _ids(frontend["properties"].get("publicIPAddress"))):
-                return f"{lb.id}/frontendIPConfigurations/{frontend['name']}"
-    for gateway in state.of_type("natGateways"):
-        if gateway.key not in exclude and any(
-            key(ref) == pip_key for ref in _ids(gateway.properties.get("publicIpAddresses"))
-        ):
-            return gateway.id
+    for relation in (index.config_field("publicIPAddress"), index.FRONTEND_PUBLIC_IPS, index.NAT_GATEWAY_PUBLIC_IPS):
+        holder: str | None = state.index.first(relation, pip_key, exclude)
+        if holder is not None:
+            return holder
     return None
 
 

@@ -13,9 +13,9 @@ from typing import Any
 from localcloud.arm import errors
 from localcloud.arm.addressing import Allocator
 from localcloud.arm.engine import Change, Kind, envelope, require_group
-from localcloud.arm.ids import PROVIDER, ResourceId
+from localcloud.arm.ids import PROVIDER, ResourceId, parse_id
 from localcloud.arm.interfaces import NetworkInterfaces
-from localcloud.arm.links import link_services_using, nic_configs_referencing, resolve_subnet
+from localcloud.arm.links import link_services_using, nic_configs_referencing, nics_bound_to, resolve_subnet
 from localcloud.arm.protocol import (
     Context,
     Reply,
@@ -318,7 +318,10 @@ def frontend_ports(rule: dict[str, Any]) -> range:
 def drop_nic_references(state: ArmState, prefix: str) -> None:
     """Remove NIC pool / NAT rule references to children whose ids start with `prefix` (they are gone)."""
     prefix = prefix.lower()
-    for nic in state.of_type("networkInterfaces"):
+    parsed = parse_id(prefix.rstrip("/"))
+    if parsed is None:
+        return
+    for nic in nics_bound_to(state, parsed.top.key):
         changed = False
         for config in nic.properties.get("ipConfigurations", []):
             for field in ("loadBalancerBackendAddressPools", "loadBalancerInboundNatRules"):
@@ -334,6 +337,7 @@ def drop_nic_references(state: ArmState, prefix: str) -> None:
                         del config["properties"][field]
         if changed:
             nic.touch()
+            state.put(nic)  # its references changed in place: index them again
 
 
 class LoadBalancerChildren:
@@ -394,6 +398,7 @@ class LoadBalancerChildren:
         lb.properties = self._lbs.build(ctx, lb.rid, lb.location, props, lb)
         lb.state = "Updating"
         lb.touch()
+        ctx.state.put(lb)
         child_id = f"{lb.id}/{self.child_type}/{name}"
         operation = start_operation(
             ctx,
@@ -429,6 +434,7 @@ class LoadBalancerChildren:
                 lb.properties[self.child_type] = [i for i in lb.properties[self.child_type] if i is not item]
                 drop_nic_references(ctx.state, child_id + "/")
                 lb.touch()
+                ctx.state.put(lb)
             self._finish(ctx, lb, child_id, "delete", created=False)(succeeded)
 
         assert lb.location is not None
@@ -474,15 +480,5 @@ class LoadBalancerInterfaces:
         lb = ctx.state.get(parent)
         if lb is None:
             raise errors.resource_not_found(parent.type, parent.name, parent.resource_group)
-        prefix = lb.key + "/"
-        bound = []
-        for nic in ctx.state.of_type("networkInterfaces"):
-            for config in nic.properties.get("ipConfigurations", []):
-                refs = [
-                    *config["properties"].get("loadBalancerBackendAddressPools", []),
-                    *config["properties"].get("loadBalancerInboundNatRules", []),
-                ]
-                if any(ref["id"].lower().startswith(prefix) for ref in refs):
-                    bound.append(nic)
-                    break
+        bound = nics_bound_to(ctx.state, lb.key)
         return Reply(200, {"value": [self._nics.render(ctx.state, nic) for nic in bound]})

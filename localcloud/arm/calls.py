@@ -1,15 +1,12 @@
-"""The record of ARM calls (for tests and benchmarks) and the per-principal rate-limit budgets ARM reports."""
+"""The record of ARM calls (for tests and benchmarks)."""
 
 from __future__ import annotations
 
 import itertools
+import time
 from typing import Any
 
-from localcloud.arm.clock import Clock
-
 CALL_KINDS = ("read", "write", "delete", "action", "poll")
-# Remaining-request headers start where the recordings show them and count down within an hour.
-_BUDGETS = {"reads": 11999, "writes": 1199, "deletes": 14999}
 
 
 def call_kind(method: str, path: str) -> str:
@@ -27,6 +24,8 @@ class CallLog:
     def record(self, method: str, path: str, kind: str, identity: str | None, fault: str | None) -> dict[str, Any]:
         entry = {
             "seq": next(self._seq),
+            # When the request arrived, on the wall clock: a client's waits (Retry-After) are in real seconds.
+            "at": time.time(),
             "method": method,
             "path": path,
             "status": None,
@@ -45,21 +44,3 @@ class CallLog:
 
     def clear(self) -> None:
         self.calls = []
-
-
-class RateBudgets:
-    """`x-ms-ratelimit-remaining-subscription-{reads,writes,deletes}` per subscription and principal, per hour."""
-
-    def __init__(self, clock: Clock):
-        self._clock = clock
-        self._hour = -1
-        self._used: dict[tuple[str, str, str], int] = {}
-
-    def spend(self, subscription: str, principal: str, method: str) -> tuple[str, int]:
-        budget = {"GET": "reads", "HEAD": "reads", "DELETE": "deletes"}.get(method, "writes")
-        hour = int(self._clock() // 3600)
-        if hour != self._hour:
-            self._hour, self._used = hour, {}
-        slot = (subscription.lower(), principal, budget)
-        self._used[slot] = self._used.get(slot, 0) + 1
-        return f"x-ms-ratelimit-remaining-subscription-{budget}", max(0, _BUDGETS[budget] - self._used[slot])

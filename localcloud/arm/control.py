@@ -1,5 +1,5 @@
-"""The control API beside ARM (`/localcloud/...`, no token): faults, the call log, VMs behind NICs, and the
-data path resolution. Shapes are shared with the EMQX stand-in's control API.
+"""The control API beside ARM (`/localcloud/...`, no token): faults, the call log, the rate-limit buckets, VMs
+behind NICs, and the data path resolution. Shapes are shared with the EMQX stand-in's control API.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from localcloud.arm import dataplane
 from localcloud.arm.calls import CallLog
 from localcloud.arm.ids import parse_id
 from localcloud.arm.state import ArmState, VirtualMachine
+from localcloud.arm.throttling import RateLimiter, SettingsError
 from localcloud.faults import FaultBook, FaultSpecError
 
 
@@ -46,7 +47,11 @@ def _vm_from(name: str, body: Any) -> VirtualMachine:
 
 
 def control_routes(
-    state: ArmState, faults: FaultBook, calls: CallLog, reset: Callable[[], Awaitable[None]]
+    state: ArmState,
+    faults: FaultBook,
+    calls: CallLog,
+    reset: Callable[[], Awaitable[None]],
+    limiter: RateLimiter,
 ) -> list[Route]:
     async def add_fault(request: Request) -> Response:
         try:
@@ -67,6 +72,20 @@ def control_routes(
 
     async def clear_calls(request: Request) -> Response:
         calls.clear()
+        return Response(status_code=204)
+
+    async def read_ratelimits(request: Request) -> Response:
+        return JSONResponse(limiter.body())
+
+    async def set_ratelimits(request: Request) -> Response:
+        try:
+            limiter.configure(await _body(request))
+        except SettingsError as exc:
+            return _bad_request(str(exc))
+        return JSONResponse(limiter.body())
+
+    async def reset_ratelimits(request: Request) -> Response:
+        limiter.reset()
         return Response(status_code=204)
 
     async def put_vm(request: Request) -> Response:
@@ -104,6 +123,9 @@ def control_routes(
         Route("/faults", clear_faults, methods=["DELETE"]),
         Route("/calls", list_calls, methods=["GET"]),
         Route("/calls", clear_calls, methods=["DELETE"]),
+        Route("/ratelimits", read_ratelimits, methods=["GET"]),
+        Route("/ratelimits", set_ratelimits, methods=["PUT"]),
+        Route("/ratelimits", reset_ratelimits, methods=["DELETE"]),
         Route("/vms", list_vms, methods=["GET"]),
         Route("/vms/{name}", put_vm, methods=["PUT"]),
         Route("/vms/{name}", delete_vm, methods=["DELETE"]),

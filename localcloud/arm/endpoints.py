@@ -143,6 +143,7 @@ class PrivateEndpoints(Kind):
             else:
                 nic.properties["ipConfigurations"] = configs
                 nic.touch()
+                ctx.state.put(nic)
             if previous_connection and previous_connection.lower() != connection_rid.key:
                 _drop_connection(ctx.state, previous_connection)
             if creates_connection:

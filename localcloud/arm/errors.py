@@ -187,11 +187,18 @@ OPERATION_ERROR_MESSAGES = {
 
 
 def subscription_throttled(subscription: str, principal: str, budget: str, retry_after: str) -> ArmError:
+    """ARM's 429 when a token bucket is empty (throttling.py), `budget` being read, write or delete. The message is
+    the token-bucket one, as an ARM read refused in Azure/ARO-HCP's CI shows it (quoted in roivaz/ARO-HCP-CIHealth's
+    failure-pattern tests): "Number of 'read' requests for subscription '…' actor '<object id>' exceeded. Please try
+    again after '10' seconds after additional tokens are available. Refer to https://aka.ms/arm-throttling for
+    additional information." (the older hourly limits said "... exceeded. Please try again after '6' seconds.",
+    MicrosoftDocs/azure-docs#105248). No `details`: the captured body has none."""
     return ArmError(
         429,
         "SubscriptionRequestsThrottled",
         f"Number of '{budget}' requests for subscription '{subscription}' actor '{principal}' exceeded. "
-        f"Please try again after '{retry_after}' seconds.",
+        f"Please try again after '{retry_after}' seconds after additional tokens are available. "
+        "Refer to https://aka.ms/arm-throttling for additional information.",
         headers={"Retry-After": retry_after},
     )
 

@@ -1,8 +1,9 @@
 """The ARM front door: every request under /subscriptions passes here.
 
-Order per request: finish due operations; record the call; authenticate the bearer token; apply an injected
-fault; require api-version; route; authorize the caller's identity for the scope; run; answer with ARM's headers
-(x-ms-request-id, echoed x-ms-correlation-request-id, remaining rate-limit budget).
+Order per request: finish due operations; authenticate the bearer token; take a token from the caller's rate-limit
+buckets (throttling.py: 429 SubscriptionRequestsThrottled when empty); record the call; apply an injected fault;
+require api-version; route; authorize the caller's identity for the scope; run; answer with ARM's headers
+(x-ms-request-id, echoed x-ms-correlation-request-id, the remaining tokens of the request's kind).
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from starlette.types import Receive, Scope, Send
 
 from localcloud.arm import errors
 from localcloud.arm.authorization import Rbac
-from localcloud.arm.calls import CallLog, RateBudgets, call_kind
+from localcloud.arm.calls import CallLog, call_kind
 from localcloud.arm.protocol import Context, Reply, Runtime
 from localcloud.arm.router import Route, Router
+from localcloud.arm.throttling import RateLimiter, Verdict
 from localcloud.faults import Fault, FaultBook
 from localcloud.identity import ManagedIdentity, TokenAuthority, TokenError
 
@@ -43,6 +45,7 @@ class ArmFrontend:
         faults: FaultBook,
         calls: CallLog,
         rbac: Rbac | None = None,
+        limiter: RateLimiter | None = None,
     ):
         self.rt = rt
         self.router = router
@@ -51,7 +54,7 @@ class ArmFrontend:
         self.faults = faults
         self.calls = calls
         self.rbac = rbac
-        self.budgets = RateBudgets(rt.clock)
+        self.limiter = limiter if limiter is not None else RateLimiter(rt.clock, rt.speed)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -67,7 +70,14 @@ class ArmFrontend:
         request_id = str(uuid.uuid4())
         correlation_id = request.headers.get("x-ms-correlation-request-id") or str(uuid.uuid4())
         identity, claims, auth_error = self._authenticate(request)
-        fault = self.faults.take(method, path)
+        subscription = _subscription_of(path)
+        # Every authenticated request under a subscription draws from its principal's and its subscription's
+        # buckets; a refused one is answered 429 before anything else (an armed fault stays armed for the retry).
+        verdict: Verdict | None = None
+        if identity is not None and subscription:
+            verdict = self.limiter.take(subscription, identity.client_id, identity.principal_id, method)
+        throttled = verdict is not None and verdict.retry_after is not None
+        fault = None if throttled else self.faults.take(method, path)
         entry = self.calls.record(
             method,
             path,
@@ -75,8 +85,12 @@ class ArmFrontend:
             identity.client_id if identity else None,
             fault.kind if fault else None,
         )
-        subscription = _subscription_of(path)
         try:
+            if throttled:
+                assert identity is not None and verdict is not None
+                raise errors.subscription_throttled(
+                    subscription, identity.principal_id, verdict.kind.removesuffix("s"), str(verdict.retry_after)
+                )
             if fault is not None:
                 await self._apply_fault(
                     fault,
@@ -115,6 +129,8 @@ class ArmFrontend:
         except errors.ArmError as error:
             reply = Reply(error.status, error.body(), error.headers)
         entry["status"] = reply.status
+        if reply.status == 429:
+            entry["retryAfter"] = (reply.headers or {}).get("Retry-After")
         headers = {
             "Cache-Control": "no-cache",
             "Pragma": "no-cache",
@@ -125,9 +141,8 @@ class ArmFrontend:
             "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
             "X-Content-Type-Options": "nosniff",
         }
-        if identity is not None and subscription:
-            name, remaining = self.budgets.spend(subscription, identity.principal_id, method)
-            headers[name] = str(remaining)
+        if verdict is not None:
+            headers.update(verdict.headers)
         headers.update(reply.headers)
         if reply.body is None or method == "HEAD":
             return Response(status_code=reply.status, headers=headers)

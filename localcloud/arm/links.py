@@ -1,12 +1,12 @@
 """Who references whom: the read-only back-references Azure shows (pool members, subnet users, PLS users of a
-load balancer) computed from the stored resources.
+load balancer), read from the state's reverse indexes (index.py) rather than by scanning the stored resources.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from localcloud.arm import errors
+from localcloud.arm import errors, index
 from localcloud.arm.ids import key
 from localcloud.arm.state import ArmState, Resource
 from localcloud.arm.validation import parse_reference, reference
@@ -15,43 +15,31 @@ from localcloud.arm.validation import parse_reference, reference
 def nic_configs_referencing(state: ArmState, target_id: str, field: str) -> list[str]:
     """Ids of NIC ipConfigurations whose `field` (loadBalancerBackendAddressPools / loadBalancerInboundNatRules)
     lists `target_id`."""
-    wanted = key(target_id)
-    found = []
-    for nic in state.of_type("networkInterfaces"):
-        for config in nic.properties.get("ipConfigurations", []):
-            if any(key(ref["id"]) == wanted for ref in config["properties"].get(field, [])):
-                found.append(f"{nic.id}/ipConfigurations/{config['name']}")
-    return found
+    return state.index.payloads(index.config_field(field), key(target_id))
 
 
 def subnet_users(state: ArmState, subnet_key: str) -> list[str]:
     """Ids of the ipConfigurations and load balancer frontends that sit in a subnet."""
-    users = []
-    for nic in state.of_type("networkInterfaces"):
-        for config in nic.properties.get("ipConfigurations", []):
-            if key(config["properties"]["subnet"]["id"]) == subnet_key:
-                users.append(f"{nic.id}/ipConfigurations/{config['name']}")
-    for lb in state.of_type("loadBalancers"):
-        for frontend in lb.properties.get("frontendIPConfigurations", []):
-            subnet = frontend["properties"].get("subnet")
-            if subnet and key(subnet["id"]) == subnet_key:
-                users.append(f"{lb.id}/frontendIPConfigurations/{frontend['name']}")
-    return users
+    return [
+        user_id
+        for relation in (index.SUBNET_NICS, index.SUBNET_FRONTENDS)
+        for user_id, _ in state.index.payloads(relation, subnet_key)
+    ]
 
 
 def private_endpoints_in(state: ArmState, subnet_key: str) -> list[str]:
-    return [pe.id for pe in state.of_type("privateEndpoints") if key(pe.properties["subnet"]["id"]) == subnet_key]
+    return list(state.index.payloads(index.SUBNET_ENDPOINTS, subnet_key))
 
 
 def link_services_using(state: ArmState, lb: Resource) -> list[Resource]:
-    prefix = lb.key + "/frontendipconfigurations/"
-    return [
-        pls
-        for pls in state.of_type("privateLinkServices")
-        if any(
-            key(ref["id"]).startswith(prefix) for ref in pls.properties.get("loadBalancerFrontendIpConfigurations", [])
-        )
-    ]
+    found = (state.get(pls_id) for pls_id in state.index.payloads(index.SERVICE_BALANCERS, lb.key))
+    return [pls for pls in found if pls is not None]
+
+
+def nics_bound_to(state: ArmState, lb_key: str) -> list[Resource]:
+    """The NICs whose ipConfigurations name a pool or inbound NAT rule of the load balancer `lb_key`."""
+    found = (state.get(nic_id) for nic_id in state.index.payloads(index.NIC_BALANCERS, lb_key))
+    return [nic for nic in found if nic is not None]
 
 
 def resolve_subnet(state: ArmState, ref: Any, referencing: str, location: str | None) -> Resource:

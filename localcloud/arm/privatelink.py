@@ -15,6 +15,7 @@ from localcloud.arm import errors
 from localcloud.arm.addressing import Allocator
 from localcloud.arm.engine import Change, Kind, envelope, require_group
 from localcloud.arm.ids import PROVIDER, ResourceId, parse_id
+from localcloud.arm.index import alias_of
 from localcloud.arm.interfaces import config_properties, managed_nic
 from localcloud.arm.links import resolve_subnet
 from localcloud.arm.protocol import (
@@ -39,10 +40,6 @@ _PLS_FIELDS = (
     "loadBalancerFrontendIpConfigurations",
     "ipConfigurations",
 )
-
-
-def alias_of(pls: Resource) -> str:
-    return f"{pls.rid.name.lower()}.{pls.extra['alias_guid']}.{pls.location}.azure.privatelinkservice"
 
 
 def _subscriptions(value: Any, field: str) -> list[str]:
@@ -135,6 +132,7 @@ class PrivateLinkServices(Kind):
             else:
                 nic.properties["ipConfigurations"] = nic_configs
                 nic.touch()
+                ctx.state.put(nic)
 
         return Change(properties=stored_props, location=location, tags=body.get("tags"), extra=extra, apply=apply)
 
@@ -209,8 +207,8 @@ def find_service(state: ArmState, reference_text: str) -> Resource | None:
     parsed = parse_id(reference_text)
     if parsed is not None:
         return state.get(parsed) if parsed.types == ("privateLinkServices",) else None
-    wanted = reference_text.lower()
-    return next((pls for pls in state.of_type("privateLinkServices") if alias_of(pls) == wanted), None)
+    found = state.index.service_by_alias(reference_text.lower())
+    return state.get(found) if found is not None else None
 
 
 class EndpointConnections:

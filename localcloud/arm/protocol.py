@@ -109,7 +109,7 @@ def start_operation(
         resource_key=resource_key,
         name=name or ("DeleteOperation" if deletes else "PutOperation"),
     )
-    ctx.state.operations[operation.id] = operation
+    ctx.state.add_operation(operation)
     return operation
 
 

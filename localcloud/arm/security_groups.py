@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from localcloud.arm import errors
+from localcloud.arm import errors, index
 from localcloud.arm.associations import in_use, nic_configs_linking, nics_linking, resolve, subnets_linking
 from localcloud.arm.embedded import child_view
 from localcloud.arm.engine import Change, Kind, envelope
-from localcloud.arm.ids import ResourceId, key
+from localcloud.arm.ids import ResourceId
 from localcloud.arm.protocol import Context, Timing
 from localcloud.arm.state import ArmState, Resource
 from localcloud.arm.validation import enum, integer, location_of, named_items, without
@@ -234,14 +234,7 @@ class NetworkSecurityGroups(Kind):
 
 def security_rules_naming(state: ArmState, asg_key: str) -> list[str]:
     """Ids of the NSG rules whose source or destination names the application security group `asg_key`."""
-    found = []
-    for nsg in state.of_type("networkSecurityGroups"):
-        for rule in nsg.properties.get("securityRules", []):
-            p = rule["properties"]
-            refs = [*p.get("sourceApplicationSecurityGroups", []), *p.get("destinationApplicationSecurityGroups", [])]
-            if any(key(ref["id"]) == asg_key for ref in refs):
-                found.append(f"{nsg.id}/securityRules/{rule['name']}")
-    return found
+    return list(state.index.payloads(index.RULE_ASGS, asg_key))
 
 
 class ApplicationSecurityGroups(Kind):

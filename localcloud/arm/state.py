@@ -6,6 +6,8 @@ resources (back-references, connection states) is derived when a resource is ren
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -13,6 +15,7 @@ from typing import Any
 
 from localcloud.arm import errors
 from localcloud.arm.ids import ResourceId, group_id, key
+from localcloud.arm.index import ReferenceIndex
 
 
 def new_etag() -> str:
@@ -102,13 +105,27 @@ class VirtualMachine:
 
 
 class ArmState:
-    """All emulated subscriptions. Mutated only from the ARM app's event loop."""
+    """All emulated subscriptions. Mutated only from the ARM app's event loop.
+
+    `resources` is read freely but changed only through `put` / `drop` / `drop_group` / `clear`, which keep the
+    indexes beside it (per type, per parent, and the reverse references of index.py) in step; a resource whose
+    body is changed in place is `put` again. Running operations are indexed by lock key and due time, so neither
+    a lock check nor `settle` looks at the operations that are over.
+    """
 
     def __init__(self) -> None:
         self.groups: dict[str, ResourceGroup] = {}
         self.resources: dict[str, Resource] = {}
         self.operations: dict[str, Operation] = {}
         self.vms: dict[str, VirtualMachine] = {}
+        self._ranks: dict[str, int] = {}
+        self._next_rank = itertools.count()
+        self._by_type: dict[tuple[str, ...], dict[str, Resource]] = {}
+        self._children: dict[str, dict[str, Resource]] = {}
+        self.index = ReferenceIndex(self._ranks.__getitem__)
+        self._locks: dict[str, list[Operation]] = {}
+        self._due: list[tuple[float, float, int, Operation]] = []
+        self._next_operation = itertools.count()
 
     def clear(self) -> None:
         """Forget everything (the control API's reset)."""
@@ -116,6 +133,12 @@ class ArmState:
         self.resources.clear()
         self.operations.clear()
         self.vms.clear()
+        self._ranks.clear()
+        self._by_type.clear()
+        self._children.clear()
+        self.index.clear()
+        self._locks.clear()
+        self._due.clear()
 
     # resource groups
     def group(self, subscription: str, name: str) -> ResourceGroup | None:
@@ -126,8 +149,8 @@ class ArmState:
 
     def drop_group(self, group: ResourceGroup) -> None:
         prefix = group.id.lower() + "/"
-        for resource_key in [k for k in self.resources if k.startswith(prefix)]:
-            del self.resources[resource_key]
+        for resource in [r for k, r in self.resources.items() if k.startswith(prefix)]:
+            self.drop(resource)
         self.groups.pop(group.id.lower(), None)
 
     # resources
@@ -135,34 +158,63 @@ class ArmState:
         return self.resources.get(resource_id.key if isinstance(resource_id, ResourceId) else key(resource_id))
 
     def put(self, resource: Resource) -> None:
-        self.resources[resource.key] = resource
+        """Store a resource (new, or changed: its facts are indexed again)."""
+        resource_key = resource.key
+        if resource_key not in self.resources:
+            self._ranks[resource_key] = next(self._next_rank)
+        self.resources[resource_key] = resource
+        self._by_type.setdefault(resource.rid.types, {})[resource_key] = resource
+        parent = resource.rid.parent
+        if parent is not None:
+            self._children.setdefault(parent.key, {})[resource_key] = resource
+        self.index.update(resource)
 
     def drop(self, resource: Resource) -> None:
-        self.resources.pop(resource.key, None)
+        resource_key = resource.key
+        if self.resources.pop(resource_key, None) is None:
+            return
+        self._ranks.pop(resource_key, None)
+        self._by_type.get(resource.rid.types, {}).pop(resource_key, None)
+        parent = resource.rid.parent
+        if parent is not None:
+            siblings = self._children.get(parent.key, {})
+            siblings.pop(resource_key, None)
+            if not siblings:
+                self._children.pop(parent.key, None)
+        self.index.remove(resource_key)
 
     def of_type(self, *types: str) -> Iterator[Resource]:
-        for resource in list(self.resources.values()):
-            if resource.rid.types == types:
-                yield resource
+        yield from list(self._by_type.get(types, {}).values())
 
     def children(self, parent: Resource, child_type: str) -> list[Resource]:
         wanted = (*parent.rid.types, child_type)
-        prefix = parent.key + "/"
-        return [r for k, r in self.resources.items() if k.startswith(prefix) and r.rid.types == wanted]
+        return [r for r in self._children.get(parent.key, {}).values() if r.rid.types == wanted]
 
     # operations
+    def add_operation(self, operation: Operation) -> None:
+        self.operations[operation.id] = operation
+        for lock_key in operation.lock_keys:
+            self._locks.setdefault(lock_key, []).append(operation)
+        heapq.heappush(self._due, (operation.due, operation.started, next(self._next_operation), operation))
+
     def running(self, lock_key: str) -> Operation | None:
-        for operation in self.operations.values():
-            if operation.status == "InProgress" and lock_key in operation.lock_keys:
-                return operation
-        return None
+        """The earliest started operation still in progress that holds `lock_key` (those over are forgotten)."""
+        holding = self._locks.get(lock_key)
+        if not holding:
+            return None
+        holding[:] = [operation for operation in holding if operation.status == "InProgress"]
+        if not holding:
+            del self._locks[lock_key]
+            return None
+        return holding[0]
 
     def settle(self, now: float) -> None:
         """Finish every operation whose time has come (in start order, as the RP would)."""
-        due = sorted(
-            (op for op in self.operations.values() if op.status == "InProgress" and op.due <= now),
-            key=lambda op: (op.due, op.started),
-        )
+        due = []
+        while self._due and self._due[0][0] <= now:
+            operation = heapq.heappop(self._due)[3]
+            if operation.status == "InProgress":
+                due.append(operation)
         for operation in due:
             if operation.failure is not None and operation.failure.get("code") == "Canceled":
                 # An injected cancel: a write of the same request superseded this one and completes in its place.

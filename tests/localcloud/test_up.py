@@ -5,10 +5,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
+
+from tests.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,11 +40,14 @@ def test_up_writes_endpoints_and_stops_cleanly_on_sigterm(tmp_path: Path) -> Non
         )
     endpoints_file = workdir / "endpoints.json"
     try:
-        deadline = time.monotonic() + 90
-        while not endpoints_file.exists():
+
+        def written() -> bool:
+            if endpoints_file.exists():
+                return True
             assert up.poll() is None, (tmp_path / "up.log").read_text()
-            assert time.monotonic() < deadline, "no endpoints.json after 90 s"
-            time.sleep(0.2)
+            return False
+
+        eventually(written, "endpoints.json", 90, interval=0.2)
         endpoints = json.loads(endpoints_file.read_text())
         assert Path(endpoints["caBundle"]).is_file()
         for section in ("functions", "arm", "identity", "emqx", "storage", "redis"):

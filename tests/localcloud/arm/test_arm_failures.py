@@ -35,19 +35,21 @@ from azure.mgmt.network.aio import NetworkManagementClient as AsyncNetworkManage
 
 from localcloud.arm.clock import ManualClock
 from localcloud.tls import LocalCA
-from tests.localcloud.arm.conftest import FAST, _client, _fresh
 from tests.localcloud.arm.support import (
     ARM_SCOPE,
     EMQX_CLIENT,
     EMQX_RG,
     EMQX_SUB,
+    FAST,
     PROVIDER_SUB,
     RG,
     Capture,
     Cloud,
     consumer,
     endpoint,
+    fresh,
     lb_body,
+    network_client,
     nic_body,
     pe_body,
     pls_body,
@@ -56,6 +58,7 @@ from tests.localcloud.arm.support import (
     running_cloud,
     vnet_body,
 )
+from tests.waiting import eventually_async
 
 SUBNET = provider("virtualNetworks", "vnet", "subnets", "default")
 DISABLED = {"properties": {"addressPrefix": "10.1.0.0/24", "privateLinkServiceNetworkPolicies": "Disabled"}}
@@ -80,13 +83,13 @@ def _fast_held_servers(ca: LocalCA) -> Iterator[Cloud]:
 
 @pytest.fixture
 def fast_held_cloud(_fast_held_servers: Cloud, monkeypatch: pytest.MonkeyPatch) -> Cloud:
-    return _fresh(_fast_held_servers, monkeypatch)
+    return fresh(_fast_held_servers, monkeypatch)
 
 
 @pytest.fixture
 def held(fast_held_cloud: Cloud) -> Iterator[NetworkManagementClient]:
     """The sync client on that cloud, to set the scene without waiting (polling=False)."""
-    with _client(fast_held_cloud, PROVIDER_SUB) as client:
+    with network_client(fast_held_cloud, PROVIDER_SUB) as client:
         yield client
 
 
@@ -324,11 +327,13 @@ async def test_a_connection_update_can_end_failed(
         )
         assert answered.provisioning_state == "Updating"
         operation_url = capture.last.headers["Azure-AsyncOperation"]
-        for _ in range(200):
-            connection = await client.private_link_services.get_private_endpoint_connection(RG, "demo", name)
-            if connection.provisioning_state != "Updating":
-                break
-            await asyncio.sleep(0.01)
+        connection = await eventually_async(
+            lambda: client.private_link_services.get_private_endpoint_connection(RG, "demo", name),
+            "the update to end",
+            5.0,
+            accept=lambda connection: connection.provisioning_state != "Updating",
+            interval=0.01,
+        )
         # Failed, with the status it asked for (Azure's view of such a connection was never captured).
         assert connection.provisioning_state == "Failed"
         assert connection.private_link_service_connection_state.status == "Approved"
@@ -340,11 +345,13 @@ async def test_a_connection_update_can_end_failed(
         }
         # Updated again, it succeeds.
         await client.private_link_services.update_private_endpoint_connection(RG, "demo", name, approve)
-        for _ in range(200):
-            connection = await client.private_link_services.get_private_endpoint_connection(RG, "demo", name)
-            if connection.provisioning_state != "Updating":
-                break
-            await asyncio.sleep(0.01)
+        connection = await eventually_async(
+            lambda: client.private_link_services.get_private_endpoint_connection(RG, "demo", name),
+            "the update to end",
+            5.0,
+            accept=lambda connection: connection.provisioning_state != "Updating",
+            interval=0.01,
+        )
     assert connection.provisioning_state == "Succeeded"
 
 
@@ -357,7 +364,7 @@ async def test_a_connection_update_made_while_its_endpoint_is_created_keeps_its_
     cloud, clock = fast_held_cloud, fast_held_cloud.clock
     assert clock is not None
     frontend = provider("loadBalancers", "test01", "frontendIPConfigurations", "demo-redis")
-    with _client(cloud, EMQX_SUB, EMQX_CLIENT) as emqx:
+    with network_client(cloud, EMQX_SUB, EMQX_CLIENT) as emqx:
         for start in (
             lambda: held.virtual_networks.begin_create_or_update(
                 RG, "vnet", vnet_body("10.1.0.0/16", {"default": "10.1.0.0/24"}), polling=False

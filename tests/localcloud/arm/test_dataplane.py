@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -19,6 +18,7 @@ from tests.localcloud.arm.support import (
     endpoint,
     provision,
 )
+from tests.waiting import eventually
 
 
 def connect(cloud: Cloud, ip: str, port: int = 6379, subscription: str = EMQX_SUB) -> dict[str, Any]:
@@ -44,15 +44,13 @@ def approve(network: NetworkManagementClient) -> str:
     network.private_link_services.update_private_endpoint_connection(
         RG, "demo", connection.name, {"properties": {"privateLinkServiceConnectionState": {"status": "Approved"}}}
     )
-    for _ in range(200):
-        if (
-            network.private_link_services.get_private_endpoint_connection(
-                RG, "demo", connection.name
-            ).provisioning_state
-            == "Succeeded"
-        ):
-            break
-        time.sleep(0.005)
+    eventually(
+        lambda: network.private_link_services.get_private_endpoint_connection(RG, "demo", connection.name),
+        "the approval to finish",
+        5.0,
+        accept=lambda approved: approved.provisioning_state == "Succeeded",
+        interval=0.005,
+    )
     return str(connection.name)
 
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -25,7 +24,10 @@ from tests.localcloud.arm.support import (
     shape_problems,
     vnet_body,
 )
+from tests.waiting import eventually
 
+# How long a delivery may take to show, and how often to look.
+WAIT_SECONDS, POLL_SECONDS = 5.0, 0.01
 WRITE = "Microsoft.Resources.ResourceWriteSuccess"
 DELETE = "Microsoft.Resources.ResourceDeleteSuccess"
 PROVIDER_GROUP = f"/subscriptions/{PROVIDER_SUB}/resourceGroups/{RG}"
@@ -88,13 +90,6 @@ def settings(cloud: Cloud, **changes: Any) -> None:
         assert control.put("/localcloud/eventgrid/settings", json=changes).status_code == 200
 
 
-def eventually(check: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
-
-
 def documented(relative: str) -> Any:
     """A documented event sample; its `claims` are a user's token claims, a managed identity's differ."""
     events = load(relative)
@@ -139,7 +134,7 @@ def test_writes_are_delivered_with_the_event_grid_schema(
         == 201
     )
     vnet_id = make_vnet(network)
-    eventually(lambda: len(hook.notifications()) == 1)
+    eventually(lambda: len(hook.notifications()) == 1, "one notification", WAIT_SECONDS, interval=POLL_SECONDS)
     headers, event = hook.notifications()[0]
     assert shape_problems([event], documented("eventgrid/resource-write-success.eventgrid-schema.json")) == []
     claims = set(event["data"]["claims"])
@@ -164,7 +159,12 @@ def test_writes_are_delivered_with_the_event_grid_schema(
         "emqx-privatelink", "emqx-vnet", vnet_body("10.200.0.0/16")
     ).result()
     network.virtual_networks.begin_delete(RG, "vnet").result()
-    eventually(lambda: any(e["eventType"] == DELETE for e in topic(cloud, "events")))
+    eventually(
+        lambda: any(e["eventType"] == DELETE for e in topic(cloud, "events")),
+        "the delete event",
+        WAIT_SECONDS,
+        interval=POLL_SECONDS,
+    )
     deleted = next(e for e in topic(cloud, "events") if e["eventType"] == DELETE)
     assert shape_problems([deleted], documented("eventgrid/resource-delete-success.eventgrid-schema.json")) == []
     assert deleted["data"]["httpRequest"]["method"] == "DELETE"
@@ -177,7 +177,7 @@ def test_a_failed_delivery_is_retried(cloud: Cloud, network: NetworkManagementCl
     with served(hook) as server:
         assert subscribe(cloud, "approve", endpoint_of(server), includedEventTypes=[WRITE]).status_code == 201
         make_vnet(network)
-        eventually(lambda: len(hook.notifications()) == 2)
+        eventually(lambda: len(hook.notifications()) == 2, "two deliveries", WAIT_SECONDS, interval=POLL_SECONDS)
     first, second = hook.notifications()
     assert first[1]["id"] == second[1]["id"]
     assert (first[0]["aeg-delivery-count"], second[0]["aeg-delivery-count"]) == ("0", "1")
@@ -191,9 +191,14 @@ def test_unreachable_endpoints_are_retried_until_they_answer(cloud: Cloud, netwo
         url, port = endpoint_of(server), server.port
         assert subscribe(cloud, "approve", url, includedEventTypes=[WRITE]).status_code == 201
     make_vnet(network)
-    eventually(lambda: any(d["error"] for d in topic(cloud, "deliveries")))
+    eventually(
+        lambda: any(d["error"] for d in topic(cloud, "deliveries")),
+        "a failed delivery",
+        WAIT_SECONDS,
+        interval=POLL_SECONDS,
+    )
     with served(hook, port=port):
-        eventually(lambda: len(hook.notifications()) == 1)
+        eventually(lambda: len(hook.notifications()) == 1, "one notification", WAIT_SECONDS, interval=POLL_SECONDS)
     outcomes = [(d["status"], bool(d["error"])) for d in topic(cloud, "deliveries")]
     assert outcomes[0] == (None, True) and outcomes[-1] == (200, False)
 
@@ -203,7 +208,7 @@ def test_duplicates_on_demand(cloud: Cloud, network: NetworkManagementClient, we
     settings(cloud, duplicates=2)
     assert subscribe(cloud, "approve", url, includedEventTypes=[WRITE]).status_code == 201
     make_vnet(network)
-    eventually(lambda: len(hook.notifications()) == 3)
+    eventually(lambda: len(hook.notifications()) == 3, "three deliveries", WAIT_SECONDS, interval=POLL_SECONDS)
     assert len({event["id"] for _, event in hook.notifications()}) == 1
 
 
@@ -220,11 +225,13 @@ def test_pending_connections_raise_an_event_only_when_switched_on(
     prefix = f"{PROVIDER_GROUP}/providers/Microsoft.Network/privateLinkServices/"
     assert subscribe(cloud, "approve", url, subjectBeginsWith=prefix, includedEventTypes=[WRITE]).status_code == 201
     link = provision(network)
-    eventually(lambda: len(hook.notifications()) == 1)  # the PLS write itself
+    eventually(  # the PLS write itself
+        lambda: len(hook.notifications()) == 1, "one notification", WAIT_SECONDS, interval=POLL_SECONDS
+    )
     endpoint(emqx_network, link.alias)
     connection = next(iter(network.private_link_services.list_private_endpoint_connections(RG, "demo")))
     if pending_events:
-        eventually(lambda: len(hook.notifications()) == 2)
+        eventually(lambda: len(hook.notifications()) == 2, "two notifications", WAIT_SECONDS, interval=POLL_SECONDS)
         assert hook.notifications()[1][1]["subject"] == connection.id
     network.private_link_services.update_private_endpoint_connection(
         RG, "demo", connection.name, {"properties": {"privateLinkServiceConnectionState": {"status": "Approved"}}}
@@ -233,7 +240,10 @@ def test_pending_connections_raise_an_event_only_when_switched_on(
         lambda: (
             hook.notifications()[-1][1]["data"]["operationName"].endswith("privateEndpointConnections/write")
             and len(hook.notifications()) == 2 + pending_events
-        )
+        ),
+        "the approval's notification",
+        WAIT_SECONDS,
+        interval=POLL_SECONDS,
     )
     approval = hook.notifications()[-1][1]
     assert approval["subject"] == connection.id

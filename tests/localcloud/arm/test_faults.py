@@ -69,7 +69,10 @@ def test_throttling_is_honoured(cloud: Cloud, network: NetworkManagementClient):
     arm_fault(cloud, method="GET", path=LB_PATH, kind="throttle", retryAfter=1, count=5)
     refused = refusal(network.load_balancers.get, RG, "test01", retry_total=0)
     assert (refused.status, refused.code) == (429, "SubscriptionRequestsThrottled")
-    assert refused.message.endswith("Please try again after '1' seconds.")
+    assert refused.message.endswith(
+        "Please try again after '1' seconds after additional tokens are available. "
+        "Refer to https://aka.ms/arm-throttling for additional information."
+    )
 
 
 def test_slow_answers_and_dropped_connections_are_retried(cloud: Cloud, network: NetworkManagementClient):

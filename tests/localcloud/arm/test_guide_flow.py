@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 
 import httpx
@@ -25,6 +24,7 @@ from tests.localcloud.arm.support import (
     pls_body,
     vnet_body,
 )
+from tests.waiting import eventually_async
 
 
 def _client(cloud: Cloud, credential: ManagedIdentityCredential, subscription: str) -> NetworkManagementClient:
@@ -110,11 +110,14 @@ async def test_guide_flow_from_load_balancer_to_a_reachable_private_endpoint(clo
                 },
             )
             assert approved.provisioning_state == "Updating"
-            for _ in range(100):  # the SDK returns the Updating object; poll it until Succeeded, as a product must
-                current = await network.private_link_services.get_private_endpoint_connection(RG, "demo", approved.name)
-                if current.provisioning_state == "Succeeded":
-                    break
-                await asyncio.sleep(0.01)
+            # The SDK returns the Updating object; poll it until Succeeded, as a product must.
+            current = await eventually_async(
+                lambda: network.private_link_services.get_private_endpoint_connection(RG, "demo", approved.name),
+                "the approval to succeed",
+                5.0,
+                accept=lambda current: current.provisioning_state == "Succeeded",
+                interval=0.01,
+            )
             assert current.provisioning_state == "Succeeded"
 
         pe = await emqx.private_endpoints.get(EMQX_RG, "emqx-pe")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import httpx
 from azure.mgmt.network import NetworkManagementClient
 
 from tests.localcloud.arm.support import (
@@ -21,6 +22,7 @@ from tests.localcloud.arm.support import (
     refusal,
     vnet_body,
 )
+from tests.waiting import eventually
 
 
 def start(operation, *args, **kwargs) -> Capture:
@@ -137,12 +139,15 @@ def test_deleting_a_resource_group_removes_everything_in_it(
         assert f"/subscriptions/{EMQX_SUB}/operationresults/" in location
         group = http.get(f"/subscriptions/{EMQX_SUB}/resourcegroups/{EMQX_RG}", params={"api-version": "2021-04-01"})
         assert group.json()["properties"]["provisioningState"] == "Deleting"
-        for _ in range(200):
+
+        def poll() -> httpx.Response:
             polled = http.get(location)
-            if polled.status_code == 200:
-                break
-            assert polled.status_code == 202
-            time.sleep(0.005)
+            assert polled.status_code in (200, 202)
+            return polled
+
+        polled = eventually(
+            poll, "the delete to finish", 5.0, accept=lambda polled: polled.status_code == 200, interval=0.005
+        )
         assert polled.status_code == 200
         gone = http.get(f"/subscriptions/{EMQX_SUB}/resourcegroups/{EMQX_RG}", params={"api-version": "2021-04-01"})
     assert gone.json()["error"]["code"] == "ResourceGroupNotFound"

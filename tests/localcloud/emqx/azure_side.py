@@ -6,14 +6,12 @@ and `ManagedIdentityCredential` (App Service protocol), against the ARM stand-in
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import ssl
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 from azure.identity.aio import ManagedIdentityCredential
@@ -25,7 +23,7 @@ from localcloud.emqx.defaults import deployment_api_url
 from localcloud.redis_server import RedisServer
 from localcloud.serving import BackgroundServer
 from localcloud.tls import LocalCA
-from tests.localcloud.emqx.conftest import EMQX_CLIENT_ID, EMQX_SUBSCRIPTION, build_account, direct_options
+from tests.localcloud.emqx.support import EMQX_CLIENT_ID, EMQX_SUBSCRIPTION, build_account, direct_options
 
 PROVIDER_SUBSCRIPTION = "2b7c4d1e-3f5a-4b6c-9d8e-7f6a5b4c3d2e"
 PROVIDER_CLIENT_ID = "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0"
@@ -35,7 +33,8 @@ RG = "rg-redis"
 LOCATION = "eastus"
 SPEED = 1000.0
 
-T = TypeVar("T")
+# How long EMQX may take to move a PrivateLink on (real time), and how often to look.
+WAIT_SECONDS, POLL_SECONDS = 15.0, 0.02
 
 
 @dataclass
@@ -118,18 +117,6 @@ def serve_stack(ca: LocalCA, redis: RedisServer) -> Iterator[Stack]:
                 account=account,
                 redis=redis,
             )
-
-
-async def eventually(read: Callable[[], Awaitable[T]], accept: Callable[[T], bool], seconds: float = 15.0) -> T:
-    """Read until `accept` holds; fail with the last value after `seconds` of real time."""
-    deadline = time.monotonic() + seconds
-    while True:
-        value = await read()
-        if accept(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still not accepted after {seconds} s: {value!r}")
-        await asyncio.sleep(0.02)
 
 
 def p(resource: str, name: str) -> str:

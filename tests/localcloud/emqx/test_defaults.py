@@ -9,7 +9,7 @@ import httpx
 from localcloud.emqx import create_app, default_account, direct, endpoint_entries
 from localcloud.serving import BackgroundServer
 from localcloud.tls import LocalCA
-from tests.localcloud.emqx.conftest import EMQX_CLIENT_ID, EMQX_SUBSCRIPTION, UNREACHABLE_ARM, UNREACHABLE_IDENTITY
+from tests.localcloud.emqx.support import EMQX_CLIENT_ID, EMQX_SUBSCRIPTION, UNREACHABLE_ARM, UNREACHABLE_IDENTITY
 
 
 def test_endpoint_entries_reach_the_platform_and_both_deployment_apis(local_ca: LocalCA) -> None:

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from localcloud.emqx import DEPLOYMENT_HOST_SUFFIX, deployment_api_hosts, direct
-from tests.localcloud.emqx.conftest import StandIn, fixture
+from tests.localcloud.emqx.support import StandIn, fixture
 
 JSON = {"Accept": "application/json"}
 

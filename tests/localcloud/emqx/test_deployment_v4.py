@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.localcloud.emqx.conftest import StandIn, fixture
+from tests.localcloud.emqx.support import StandIn, fixture
 
 
 def test_bad_credentials_are_401_text(emqx: StandIn) -> None:

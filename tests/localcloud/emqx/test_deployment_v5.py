@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.localcloud.emqx.conftest import StandIn, fixture
+from tests.localcloud.emqx.support import StandIn, fixture
 
 TIMEOUT_MESSAGE = re.compile(
     r'\{start_pool_failed,<<"PROBE_[A-Za-z][A-Za-z0-9]{7}_redis:dryrun">>,'

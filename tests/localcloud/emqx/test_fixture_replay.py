@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from importlib import resources
 
-from tests.localcloud.emqx.conftest import FIXTURES, StandIn, fixture
+from tests.localcloud.emqx.support import FIXTURES, StandIn, fixture
 
 
 def test_the_stand_in_validates_against_the_recorded_schemas() -> None:

@@ -18,8 +18,17 @@ import pytest
 
 from localcloud.redis_server import RedisServer
 from localcloud.tls import LocalCA
-from tests.localcloud.emqx.azure_side import RG, Provider, Stack, eventually, provider_side, serve_stack
-from tests.localcloud.emqx.conftest import EMQX_SUBSCRIPTION, fixture
+from tests.localcloud.emqx.azure_side import (
+    POLL_SECONDS,
+    RG,
+    WAIT_SECONDS,
+    Provider,
+    Stack,
+    provider_side,
+    serve_stack,
+)
+from tests.localcloud.emqx.support import EMQX_SUBSCRIPTION, fixture
+from tests.waiting import eventually_async
 
 DEPLOYMENT = "w41b11c0"
 PE_PATH = (
@@ -76,14 +85,24 @@ async def create_link(stack: Stack, alias: str, deployment: str = DEPLOYMENT) ->
 async def approved_link(stack: Stack, provider: Provider, deployment: str = DEPLOYMENT) -> tuple[dict[str, Any], str]:
     """A PrivateLink taken to `running` by the provider's approval; (record, connection name)."""
     record = await create_link(stack, provider.alias, deployment)
-    pending = await eventually(provider.connections, lambda found: len(found) == 1)
+    pending = await eventually_async(
+        provider.connections,
+        "EMQX's Pending connection",
+        WAIT_SECONDS,
+        accept=lambda found: len(found) == 1,
+        interval=POLL_SECONDS,
+    )
     connection = pending[0]
     assert connection.private_link_service_connection_state.status == "Pending"
     assert connection.name.startswith(f"emqx-{deployment}-{record['privateLinkID']}.")
     assert (await link_record(stack, record["privateLinkID"], deployment))["status"] == "pending"
     await provider.set_connection(connection.name, "Approved")
-    running = await eventually(
-        lambda: link_record(stack, record["privateLinkID"], deployment), lambda r: r["status"] == "running"
+    running = await eventually_async(
+        lambda: link_record(stack, record["privateLinkID"], deployment),
+        "the PrivateLink running",
+        WAIT_SECONDS,
+        accept=lambda r: r["status"] == "running",
+        interval=POLL_SECONDS,
     )
     return running, connection.name
 
@@ -133,7 +152,13 @@ async def test_api_mode_life_from_alias_to_redis_and_back(stack: Stack, monkeypa
                 assert gone.status_code == 404
 
         # EMQX removes its private endpoint from Azure; the provider's connection goes with it.
-        await eventually(provider.connections, lambda found: found == [])
+        await eventually_async(
+            provider.connections,
+            "the provider's connection gone",
+            WAIT_SECONDS,
+            accept=lambda found: found == [],
+            interval=POLL_SECONDS,
+        )
 
 
 async def test_v4_resource_test_through_its_own_privatelink(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -161,8 +186,12 @@ async def test_a_rejected_connection_fails_the_privatelink(stack: Stack, monkeyp
     async with provider_side(stack, monkeypatch) as provider:
         running, connection_name = await approved_link(stack, provider)
         await provider.set_connection(connection_name, "Rejected")
-        failed = await eventually(
-            lambda: link_record(stack, running["privateLinkID"]), lambda r: r["status"] == "failed"
+        failed = await eventually_async(
+            lambda: link_record(stack, running["privateLinkID"]),
+            "the PrivateLink failed",
+            WAIT_SECONDS,
+            accept=lambda r: r["status"] == "failed",
+            interval=POLL_SECONDS,
         )
         assert "Rejected" in failed["statusReason"]
         # The address stays known to EMQX, but the connection no longer carries traffic.
@@ -183,8 +212,12 @@ async def test_a_removed_connection_and_deleted_pls_fail_the_privatelink(
             )
         ).result()
         await (await provider.network.private_link_services.begin_delete(RG, "pls-redis")).result()
-        failed = await eventually(
-            lambda: link_record(stack, running["privateLinkID"]), lambda r: r["status"] == "failed"
+        failed = await eventually_async(
+            lambda: link_record(stack, running["privateLinkID"]),
+            "the PrivateLink failed",
+            WAIT_SECONDS,
+            accept=lambda r: r["status"] == "failed",
+            interval=POLL_SECONDS,
         )
         assert "Disconnected" in failed["statusReason"]
         gone = (await probe(stack, f"{running['privateLinkIp']}:6379", password=password)).json()
@@ -213,13 +246,25 @@ async def test_console_mode_with_auto_approval(stack: Stack, monkeypatch: pytest
         async def shown() -> dict[str, Any]:
             return dict((await console.get(f"/localcloud/console/privatelinks/{link_id}")).json())
 
-        running = await eventually(shown, lambda r: r["status"] == "running")
+        running = await eventually_async(
+            shown,
+            "the PrivateLink running",
+            WAIT_SECONDS,
+            accept=lambda r: r["status"] == "running",
+            interval=POLL_SECONDS,
+        )
         connections = await provider.connections()
         assert [c.private_link_service_connection_state.status for c in connections] == ["Approved"]
         passed = await probe(stack, running["privateLinkIp"], password=stack.redis.credentials.password)
         assert passed.status_code == 204
         assert (await console.delete(f"/localcloud/console/privatelinks/{link_id}")).status_code == 204
-        await eventually(provider.connections, lambda found: found == [])
+        await eventually_async(
+            provider.connections,
+            "the provider's connection gone",
+            WAIT_SECONDS,
+            accept=lambda found: found == [],
+            interval=POLL_SECONDS,
+        )
         async with stack.https(stack.arm_url) as arm_control:
             calls = (await arm_control.get("/localcloud/calls")).json()["calls"]
         endpoint_writes = [c for c in calls if c["path"].startswith(PE_PATH) and c["method"] in ("PUT", "DELETE")]
@@ -229,6 +274,12 @@ async def test_console_mode_with_auto_approval(stack: Stack, monkeypatch: pytest
 async def test_an_alias_no_service_has_fails_the_privatelink(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     alias = "nothing.0d6e2f4c-1a2b-4c3d-8e9f-a0b1c2d3e4f5.eastus.azure.privatelinkservice"
     record = await create_link(stack, alias)
-    failed = await eventually(lambda: link_record(stack, record["privateLinkID"]), lambda r: r["status"] == "failed")
+    failed = await eventually_async(
+        lambda: link_record(stack, record["privateLinkID"]),
+        "the PrivateLink failed",
+        WAIT_SECONDS,
+        accept=lambda r: r["status"] == "failed",
+        interval=POLL_SECONDS,
+    )
     assert failed["statusReason"].startswith("the private endpoint could not be created")
     assert failed["privateLinkIp"] is None

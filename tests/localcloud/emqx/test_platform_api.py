@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.localcloud.emqx.conftest import StandIn, fixture
+from tests.localcloud.emqx.support import StandIn, fixture
 
 
 def test_list_deployments_has_the_documented_fields(emqx: StandIn) -> None:

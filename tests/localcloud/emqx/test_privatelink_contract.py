@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.localcloud.emqx.conftest import EMQX_SUBSCRIPTION, StandIn
+from tests.localcloud.emqx.support import EMQX_SUBSCRIPTION, StandIn
 
 ALIAS = "redis-pls.0d6e2f4c-1a2b-4c3d-8e9f-a0b1c2d3e4f5.eastus.azure.privatelinkservice"
 PATH = "/deployments/w41b11c0/privatelinks"

@@ -7,7 +7,7 @@ import time
 import httpx
 import pytest
 
-from tests.localcloud.emqx.conftest import StandIn
+from tests.localcloud.emqx.support import StandIn
 
 
 def test_status_fault_fires_count_times_then_stops(emqx: StandIn) -> None:

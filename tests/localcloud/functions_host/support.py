@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -16,11 +15,5 @@ YEARLY = "0 0 0 1 1 *"
 # the `start_host` fixture: start_host(settings=None, clock=None) -> context manager of a running host
 StartHost = Callable[..., AbstractContextManager[BackgroundServer]]
 EVENTGRID_FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "eventgrid"
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(0.01)
+# How long a run the host was asked for (or its timer) may take to show in the recorder, and how often to look.
+WAIT_SECONDS, POLL_SECONDS = 5.0, 0.01

@@ -9,7 +9,6 @@ import shutil
 import signal
 import stat
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -18,6 +17,7 @@ import pytest
 from localcloud.functions_host import HostKeys
 from localcloud.processes import ChildProcess
 from tests.localcloud.functions_host.support import SAMPLE_APP_FILE, YEARLY
+from tests.waiting import eventually
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 STARTED = re.compile(r"^Host started: (http://127\.0\.0\.1:\d+)$", re.MULTILINE)
@@ -42,15 +42,15 @@ def start_host(tmp_path: Path, app_dir: Path, settings: dict[str, str]) -> Child
 
 
 def wait_until_started(child: ChildProcess, timeout: float = 30.0) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        started = STARTED.search(child.log_path.read_text())
-        if started:
-            return started.group(1)
-        if child.process.poll() is not None:
+    def started() -> re.Match[str] | None:
+        found = STARTED.search(child.log_path.read_text())
+        if not found and child.process.poll() is not None:
             raise AssertionError(f"the host exited with {child.process.returncode}:\n{child.log_tail()}")
-        time.sleep(0.05)
-    raise AssertionError(f"the host did not start in {timeout} s:\n{child.log_tail()}")
+        return found
+
+    found = eventually(started, lambda _: f"the host to start:\n{child.log_tail()}", timeout, interval=0.05)
+    assert found is not None
+    return found.group(1)
 
 
 def test_the_host_serves_the_app_of_its_directory_and_stops_cleanly_on_sigterm(tmp_path: Path, app_dir: Path) -> None:

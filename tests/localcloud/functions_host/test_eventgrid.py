@@ -11,7 +11,8 @@ import pytest
 
 from localcloud.functions_host import HostKeys
 from tests.localcloud.functions_host.sample_app import RECORDER
-from tests.localcloud.functions_host.support import EVENTGRID_FIXTURES, wait_for
+from tests.localcloud.functions_host.support import EVENTGRID_FIXTURES, POLL_SECONDS, WAIT_SECONDS
+from tests.waiting import eventually
 
 WEBHOOK = "/runtime/webhooks/eventgrid"
 NOTIFICATION = {"aeg-event-type": "Notification", "content-type": "application/json; charset=utf-8"}
@@ -98,5 +99,5 @@ def test_the_admin_api_runs_an_event_grid_function_with_its_input(client: httpx.
         "/admin/functions/on_event", headers={"x-functions-key": keys.master_key}, json={"input": json.dumps(event)}
     )
     assert answer.status_code == 202
-    wait_for(lambda: len(RECORDER.events) == 1)
+    eventually(lambda: len(RECORDER.events) == 1, "the event", WAIT_SECONDS, interval=POLL_SECONDS)
     assert RECORDER.events[0].subject == event["subject"]

@@ -20,14 +20,15 @@ from localcloud.functions_host.loading import IndexedFunction, TimerSpec, Trigge
 from localcloud.functions_host.schedules import parse_schedule
 from localcloud.functions_host.timers import TimerRunner
 from tests.localcloud.functions_host.sample_app import RECORDER
-from tests.localcloud.functions_host.support import StartHost, wait_for
+from tests.localcloud.functions_host.support import POLL_SECONDS, WAIT_SECONDS, StartHost
+from tests.waiting import eventually
 
 EVERY_SECOND = "* * * * * *"
 
 
 def test_a_timer_fires_on_the_schedule_its_app_setting_names(start_host: StartHost) -> None:
     with start_host({"TICK_SCHEDULE": EVERY_SECOND}, clock=ScaledClock(speed=20)):
-        wait_for(lambda: len(RECORDER.ticks) >= 3)
+        eventually(lambda: len(RECORDER.ticks) >= 3, "three ticks", WAIT_SECONDS, interval=POLL_SECONDS)
     assert RECORDER.ticks[0].past_due is False
     # a sub-minute schedule keeps no schedule status, as in the host
     assert RECORDER.ticks[0].schedule_status == {}
@@ -37,7 +38,7 @@ def test_runs_of_a_slow_timer_never_overlap_and_late_ones_are_past_due(start_hos
     RECORDER.tick_seconds = 0.12  # 2.4 s of the scaled clock: each run overruns the next two occurrences
     started = time.monotonic()
     with start_host({"TICK_SCHEDULE": EVERY_SECOND}, clock=ScaledClock(speed=20)):
-        wait_for(lambda: len(RECORDER.ticks) >= 4)
+        eventually(lambda: len(RECORDER.ticks) >= 4, "four ticks", WAIT_SECONDS, interval=POLL_SECONDS)
     elapsed = time.monotonic() - started
     runs = list(RECORDER.ticks)
     for earlier, later in itertools.pairwise(runs):
@@ -59,7 +60,7 @@ def parsed(text: str) -> datetime:
 
 def test_a_monitored_schedule_passes_last_next_and_last_updated_as_the_host_does(start_host: StartHost) -> None:
     with start_host({"TICK_SCHEDULE": "0 * * * * *"}, clock=ScaledClock(speed=600)):
-        wait_for(lambda: len(RECORDER.ticks) >= 3)
+        eventually(lambda: len(RECORDER.ticks) >= 3, "three ticks", WAIT_SECONDS, interval=POLL_SECONDS)
     first, second, third = RECORDER.ticks[:3]
     for run in (first, second, third):
         assert set(run.schedule_status) == {"Last", "Next", "LastUpdated"}
@@ -80,7 +81,7 @@ def test_a_monitored_schedule_passes_last_next_and_last_updated_as_the_host_does
 
 def test_a_timespan_schedule_does_not_adjust_for_dst_and_keeps_its_status(start_host: StartHost) -> None:
     with start_host({"TICK_SCHEDULE": "00:01:00"}, clock=ScaledClock(speed=600)):
-        wait_for(lambda: len(RECORDER.ticks) >= 2)
+        eventually(lambda: len(RECORDER.ticks) >= 2, "two ticks", WAIT_SECONDS, interval=POLL_SECONDS)
     first, second = RECORDER.ticks[:2]
     assert first.schedule == {"AdjustForDST": False}  # ConstantSchedule
     assert first.schedule_status["Last"] == MIN_VALUE
@@ -126,7 +127,7 @@ def test_run_on_startup_records_its_run_in_the_status_of_the_next_one() -> None:
 
 def test_run_on_startup_runs_once_when_the_host_starts(start_host: StartHost) -> None:
     with start_host():
-        wait_for(lambda: RECORDER.warmups == 1)
+        eventually(lambda: RECORDER.warmups == 1, "the start-up run", WAIT_SECONDS, interval=POLL_SECONDS)
     assert RECORDER.warmups == 1
 
 
@@ -142,7 +143,7 @@ def test_the_admin_api_runs_a_timer_now(
         assert client.post("/admin/functions/tick", headers=master, content=b"not json").status_code == 400
         answer = client.post("/admin/functions/tick", headers=master, json={"input": ""})
         assert (answer.status_code, answer.content) == (202, b"")
-        wait_for(lambda: len(RECORDER.ticks) == 1)
+        eventually(lambda: len(RECORDER.ticks) == 1, "the run asked for", WAIT_SECONDS, interval=POLL_SECONDS)
     [run] = RECORDER.ticks
     assert run.past_due is False
     # the status the schedule monitor stored at startup (TimerTriggerBinding.BindAsync reads it):
