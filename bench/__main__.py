@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from bench import approval, cold_start, e2e, monitor_scale
+from bench import approval, cold_start, e2e, monitor_scale, throttling
 from bench.progress import say
 
 
@@ -46,7 +46,10 @@ def main() -> int:
         figures["approval_latency_s"] = approvals
     scale = _guarded("monitor_scale", lambda: asyncio.run(monitor_scale.measure()), figures, failed)
     if scale is not None:
-        figures["monitor_scale"] = scale
+        figures |= scale
+    throttled = _guarded("throttled_calls_in_tight_loop", lambda: asyncio.run(throttling.measure()), figures, failed)
+    if throttled is not None:
+        figures["throttled_calls_in_tight_loop"] = throttled
     cold = _guarded("cold_start_ratio", cold_start.measure, figures, failed)
     if cold is not None:
         figures["cold_start_ratio"] = cold

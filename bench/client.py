@@ -108,6 +108,13 @@ class Client:
         """The calls the app's own identity made (not the operator's, EMQX's or the benchmark's)."""
         return [call for call in await self.arm_calls() if call["identity"] == APP_CLIENT_ID]
 
+    async def set_ratelimits(self, settings: dict[str, Any]) -> None:
+        """Replace ARM's rate limits (localcloud's control API): shrink a principal's bucket, say."""
+        (await self.cloud.put(f"{self.arm_url}/localcloud/ratelimits", json=settings)).raise_for_status()
+
+    async def reset_ratelimits(self) -> None:
+        (await self.cloud.delete(f"{self.arm_url}/localcloud/ratelimits")).raise_for_status()
+
     async def reset_arm_calls(self) -> None:
         (await self.cloud.delete(f"{self.arm_url}/localcloud/calls")).raise_for_status()
 

@@ -17,11 +17,15 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from ipaddress import IPv4Address
 from typing import Any
 
 from bench.client import BenchError, Client
+from bench.preparation import warm_up_host
+from bench.stack import NEVER, BenchStack, bench_stack
 from localcloud.emqx.arm_client import ArmClient
 from localcloud.emqx.cloud import EmqxCloud
 from localcloud.emqx.privatelinks import RUNNING, PrivateLink
@@ -44,6 +48,8 @@ from shared.store import Store
 
 LOCATION = "eastus"
 GROUP = "rg-bench-fleet"
+# The links' load balancers and PLSs are spread over this many resource groups (the network stays in GROUP).
+LINK_GROUPS = 10
 CONCURRENCY = 16
 # EMQX's side of a PrivateLink: an address in its own VNet (never dialled: no Redis test is due).
 EMQX_ADDRESSES = IPv4Address("10.200.16.0")
@@ -80,11 +86,16 @@ class Fleet:
     async def close(self) -> None:
         await self._store.close()
 
+    def link_group(self, index: int) -> str:
+        return f"{GROUP}-{index % LINK_GROUPS}"
+
     async def make_network(self) -> None:
-        """A /16 with a /20 subnet (4091 addresses: a frontend and a NAT IP per link), and the backend NIC."""
+        """A /16 with a /18 subnet (16379 addresses: a frontend and a NAT IP per link), the backend NIC, and the
+        resource groups the links go to."""
         arm = self.client.arm
-        await arm.put(f"/subscriptions/{self._subscription}/resourcegroups/{GROUP}", {"location": LOCATION})
-        subnet = {"addressPrefix": "10.8.0.0/20", "privateLinkServiceNetworkPolicies": "Disabled"}
+        for group in (GROUP, *(self.link_group(index) for index in range(LINK_GROUPS))):
+            await arm.put(f"/subscriptions/{self._subscription}/resourcegroups/{group}", {"location": LOCATION})
+        subnet = {"addressPrefix": "10.8.0.0/18", "privateLinkServiceNetworkPolicies": "Disabled"}
         await arm.put(
             self.network.vnet_id,
             {
@@ -101,8 +112,8 @@ class Fleet:
             {"location": LOCATION, "properties": {"ipConfigurations": [{"name": "ipconfig1", "properties": config}]}},
         )
 
-    def link_body(self) -> dict[str, Any]:
-        return link_body(self.network, self.client.endpoints)
+    def link_body(self, index: int = 0) -> dict[str, Any]:
+        return link_body(self.network, self.client.endpoints, resourceGroup=self.link_group(index))
 
     async def grow(self, size: int) -> None:
         limit = asyncio.Semaphore(CONCURRENCY)
@@ -115,7 +126,7 @@ class Fleet:
         self.size = max(self.size, size)
 
     async def _add(self, index: int) -> None:
-        spec = parse_link_spec(f"fleet-{index:04d}", self.link_body())
+        spec = parse_link_spec(f"fleet-{index:04d}", self.link_body(index))
         arm = self.client.arm
         lb = await _start_put(arm, str(spec.load_balancer_id), desired.load_balancer_body(spec))
         body = desired.private_link_service_body(spec, [self._emqx_subscription], [])
@@ -158,3 +169,21 @@ def _settled_link(spec: LinkSpec, alias: str, frontend_ip: IPv4Address, record: 
         updated_at=now,
     )
     return Link(spec=spec, status=status, generation=1)
+
+
+@asynccontextmanager
+async def fleet_on_a_stack(speed: float) -> AsyncIterator[tuple[BenchStack, Client, Fleet]]:
+    """A stack with the monitor's timer off and the approver unsubscribed (the fleet's own ARM writes would each
+    wake it), the fleet's network in place and the host warmed up; the fleet is empty until `grow`."""
+    with bench_stack(speed=speed, settings={"MONITOR_SCHEDULE": NEVER}) as stack:
+        if stack.emqx_cloud is None:
+            raise BenchError("the EMQX stand-in's state is not reachable")
+        async with Client(stack) as client:
+            await client.unsubscribe_approver()
+            fleet = Fleet(client, stack.emqx_cloud, stack.app_settings)
+            try:
+                await fleet.make_network()
+                await warm_up_host(client, fleet.link_body())
+                yield stack, client, fleet
+            finally:
+                await fleet.close()

@@ -17,8 +17,8 @@ from shared.telemetry import APP_LOGGER
 
 if TYPE_CHECKING:
     from shared.answers import Answer
+    from shared.queries import LinkReads
     from shared.run import Services
-    from shared.store import Store
 
 log = logging.getLogger(APP_LOGGER)
 JSON = "application/json"
@@ -65,13 +65,19 @@ async def answer(prepare: Callable[[], Callable[[Services], Awaitable[Answer]]])
     return await _answered(run)
 
 
-async def answer_read(prepare: Callable[[], Callable[[Store], Awaitable[Answer]]]) -> func.HttpResponse:
-    """Run a read-only entry point (`shared.queries`) with the process's store alone: nothing else is loaded."""
-    from shared.services import store_for_this_process
+async def answer_read(prepare: Callable[[], Callable[[LinkReads], Awaitable[Answer]]]) -> func.HttpResponse:
+    """Run a read-only entry point (`shared.queries`) on the Links table alone: its SDK-free reader
+    (`shared.table_reads`), or the process's store when only the Azure SDK can authenticate."""
+    from shared.table_reads import reads_for_this_process
 
     async def run() -> Answer:
         call = prepare()
-        return await call(store_for_this_process())
+        reads: LinkReads | None = reads_for_this_process()
+        if reads is None:
+            from shared.services import store_for_this_process
+
+            reads = store_for_this_process()
+        return await call(reads)
 
     return await _answered(run)
 

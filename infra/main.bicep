@@ -8,8 +8,52 @@ targetScope = 'subscription'
 @description('Name of the azd environment; names and tags every resource.')
 param environmentName string
 
+// The regions that offer the Flex Consumption plan (a deployment elsewhere fails late, when the plan is created).
+// Taken from Azure-Samples/functions-quickstart-python-http-azd infra/main.bicep at 7ed4638 (2025-11-24), less the
+// canary region eastus2euap. Refresh it from the CLI's cloud (a sovereign cloud lists its own regions):
+//   az functionapp list-flexconsumption-locations --query "[].name" -o tsv | python3 infra/scripts/flex_regions.py
 @minLength(1)
-@description('Region of the app and its resources.')
+@description('Region of the app and its resources: one that offers the Flex Consumption plan.')
+@metadata({
+  azd: {
+    type: 'location'
+  }
+})
+// flex-regions:start
+@allowed([
+  'australiaeast'
+  'australiasoutheast'
+  'brazilsouth'
+  'canadacentral'
+  'centralindia'
+  'centralus'
+  'eastasia'
+  'eastus'
+  'eastus2'
+  'francecentral'
+  'germanywestcentral'
+  'italynorth'
+  'japaneast'
+  'koreacentral'
+  'northcentralus'
+  'northeurope'
+  'norwayeast'
+  'southafricanorth'
+  'southcentralus'
+  'southeastasia'
+  'southindia'
+  'spaincentral'
+  'swedencentral'
+  'uaenorth'
+  'uksouth'
+  'ukwest'
+  'westcentralus'
+  'westeurope'
+  'westus'
+  'westus2'
+  'westus3'
+])
+// flex-regions:end
 param location string
 
 @description('Object ID of the principal running the deployment; gets Key Vault Secrets Officer to store the secrets. Empty: none.')
@@ -46,6 +90,11 @@ param auditRetentionDays int = 90
 @description('Seconds a run\'s lease on a link outlives the provisioning budget: after a crash, another run takes over then.')
 param leaseMarginSeconds int = 60
 
+@minValue(1)
+@maxValue(90)
+@description('Percent of ARM\'s read bucket (250 per subscription) the monitor leaves to other tools: below it, refreshes of settled links wait.')
+param armReadFloorPercent int = 50
+
 @allowed([
   'console'
   'api'
@@ -54,7 +103,7 @@ param leaseMarginSeconds int = 60
 param registrationMode string = 'console'
 
 @description('NCRONTAB schedule of the monitor function (six fields).')
-param monitorSchedule string = '0 */5 * * * *'
+param monitorSchedule string = '*/30 * * * * *'
 
 @minValue(1)
 @maxValue(256)
@@ -89,6 +138,42 @@ param entraClientId string = ''
 
 @description('Comma-separated client IDs of the applications allowed to call the API. Empty: any application of the tenant with a token for the API.')
 param entraAllowedClientApplications string = ''
+
+// 3.12 by default: the newest version whose Azure worker is the same generation as 3.11's (azure-functions 1.x);
+// 3.13 runs on the new proxy worker with azure-functions 2.x (requirements.txt pins both by environment marker),
+// which `make test` exercises here but only a deployment to Azure proves.
+@allowed([
+  '3.11'
+  '3.12'
+  '3.13'
+])
+@description('Python version of the Function App (Flex Consumption).')
+param pythonVersion string = '3.12'
+
+@description('Private networking: VNet integration for the Function App; private endpoints and private DNS zones for the storage account (blob, queue, table) and Key Vault, whose public network access is then disabled.')
+param vnetEnabled bool = false
+
+@description('Address space of the app\'s VNet when vnetEnabled. Pick one that does not overlap a network you peer it with.')
+param vnetAddressPrefix string = '10.250.0.0/24'
+
+@description('The Function App\'s subnet (delegated to Microsoft.App/environments), inside vnetAddressPrefix: one address per instance, up to 40, plus the platform\'s.')
+param appSubnetPrefix string = '10.250.0.0/25'
+
+@description('The subnet of the private endpoints (storage blob, queue, table and Key Vault), inside vnetAddressPrefix.')
+param privateEndpointSubnetPrefix string = '10.250.0.128/27'
+
+@description('E-mail address the alerts are sent to (an action group). Empty: the alert rules fire in Azure Monitor only.')
+param alertEmail string = ''
+
+@minValue(5)
+@maxValue(720)
+@description('Minutes a private endpoint connection may stay Pending before the pending-connection alert fires (the rule reads a day of logs).')
+param alertPendingMinutes int = 60
+
+@minValue(1)
+@maxValue(10)
+@description('Failed Redis tests of a link in a row before the Redis alert fires.')
+param alertRedisFailures int = 2
 
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
@@ -138,18 +223,64 @@ module storage 'modules/storage.bicep' = {
     deploymentContainerName: 'app-package'
     deadLetterContainerName: 'eventgrid-deadletter'
     appPrincipalId: identity.outputs.principalId
+    vnetEnabled: vnetEnabled
   }
 }
 
+// Key Vault keeps a deleted vault's name for 90 days (purge protection; azd down --purge leaves such a vault alone,
+// Azure/azure-dev cli/azd/pkg/infra/provisioning/bicep/bicep_provider.go getKeyVaultsToPurge). The name therefore
+// also hashes the managed identity's principal ID: stable across `azd provision`, new once `azd down` has deleted the
+// identity with the resource group, so that `azd up` after `azd down` creates a new vault instead of failing on the
+// soft-deleted one.
 module vault 'modules/keyvault.bicep' = {
   name: 'keyvault'
   scope: appGroup
   params: {
-    name: 'kv-${resourceToken}'
+    name: 'kv-${uniqueString(subscription().id, environmentName, location, identity.outputs.principalId)}'
     location: location
     tags: tags
     readerPrincipalId: identity.outputs.principalId
     officerPrincipalId: principalId
+    vnetEnabled: vnetEnabled
+  }
+}
+
+module network 'modules/network.bicep' = if (vnetEnabled) {
+  name: 'network'
+  scope: appGroup
+  params: {
+    name: 'vnet-${resourceToken}'
+    location: location
+    tags: tags
+    addressPrefix: vnetAddressPrefix
+    appSubnetPrefix: appSubnetPrefix
+    privateEndpointSubnetPrefix: privateEndpointSubnetPrefix
+    storageAccountId: storage.outputs.id
+    keyVaultId: vault.outputs.id
+  }
+}
+
+module alerts 'modules/alerts.bicep' = {
+  name: 'alerts'
+  scope: appGroup
+  params: {
+    location: location
+    tags: tags
+    applicationInsightsId: monitoring.outputs.id
+    alertEmail: alertEmail
+    pendingMinutes: alertPendingMinutes
+    redisFailures: alertRedisFailures
+  }
+}
+
+module eventsTopic 'modules/events-topic.bicep' = {
+  name: 'events-topic'
+  scope: appGroup
+  params: {
+    name: 'evgt-${environmentName}'
+    location: location
+    tags: tags
+    senderPrincipalId: identity.outputs.principalId
   }
 }
 
@@ -174,6 +305,8 @@ module functionApp 'modules/function-app.bicep' = {
     emqxDeploymentApiHosts: emqxDeploymentApiHosts
     auditRetentionDays: auditRetentionDays
     leaseMarginSeconds: leaseMarginSeconds
+    armReadFloorPercent: armReadFloorPercent
+    eventGridTopicEndpoint: eventsTopic.outputs.endpoint
     registrationMode: registrationMode
     monitorSchedule: monitorSchedule
     monitorConcurrency: monitorConcurrency
@@ -184,6 +317,8 @@ module functionApp 'modules/function-app.bicep' = {
     enableEntraAuth: enableEntraAuth
     entraClientId: entraClientId
     entraAllowedClientApplications: allowedClientApplications
+    pythonVersion: pythonVersion
+    appSubnetId: vnetEnabled ? network.outputs.appSubnetId : ''
   }
 }
 
@@ -262,3 +397,5 @@ output TARGET_RESOURCE_GROUPS string = join(targetGroups, ',')
 output HUB_RESOURCE_GROUPS string = join(hubGroups, ',')
 output LINK_SECRET_SETTINGS string = join(linkSecretNames, ',')
 output AZURE_MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
+output VNET_ENABLED bool = vnetEnabled
+output EVENTGRID_TOPIC_ENDPOINT string = eventsTopic.outputs.endpoint

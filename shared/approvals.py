@@ -15,6 +15,7 @@ from functools import partial
 
 from shared import arm_reading
 from shared.desired import Json
+from shared.events import EventType
 from shared.model import ConnectionState
 from shared.policy import ConnectionFacts, Decision, decide
 from shared.run import PlannedCall, Run
@@ -59,6 +60,15 @@ def connection_states(pls: Json) -> list[ConnectionState]:
         )
         for c in arm_reading.connections_of(pls)
     ]
+
+
+def _decided(run: Run, connection: str, decision: Decision, reason: str) -> None:
+    """A decision that counts (ARM took it): audited, and told to other systems."""
+    run.audit("decide connection", connection, decision.value, reason)
+    approved = decision is Decision.APPROVE
+    run.emit(
+        EventType.CONNECTION_APPROVED if approved else EventType.CONNECTION_REJECTED, reason, connection=connection
+    )
 
 
 def _record(run: Run, state: ConnectionState) -> None:
@@ -134,7 +144,7 @@ async def _decide(run: Run, known: _Known, connection: Json, state: ConnectionSt
         partial(run.services.network.set_connection_state, pls_id, state.name, new_status, description, run.deadline),
         None,
     )
-    run.audit("decide connection", state.name, verdict.decision.value, verdict.reason)
+    _decided(run, state.name, verdict.decision, verdict.reason)
     state = state.model_copy(update={"status": new_status, "description": description})
     _record(run, state)
     return state
@@ -151,5 +161,5 @@ def _audit_completed_decision(run: Run, known: _Known, connection: Json, state: 
         and not run.dry_run
     ):
         reason = arm_reading.connection_description(connection).removeprefix(f"{decided} {_ACTOR}:").strip()
-        run.audit("decide connection", state.name, _DECISION_OF[decided].value, reason)
+        _decided(run, state.name, _DECISION_OF[decided], reason)
         _record(run, state)

@@ -47,6 +47,7 @@ from azure.mgmt.network.models import (
     Subnet,
 )
 
+from shared.arm_budget import ArmBudget
 from shared.arm_reading import provisioning_state, settled
 from shared.clock import Backoff, Clock, retry_until
 from shared.errors import (
@@ -165,9 +166,10 @@ class AzureNetwork:
     One instance per process; a `NetworkManagementClient` is kept per subscription. Close with `close()`.
     """
 
-    def __init__(self, settings: Settings, credential: AsyncTokenCredential, clock: Clock) -> None:
+    def __init__(self, settings: Settings, credential: AsyncTokenCredential, clock: Clock, budget: ArmBudget) -> None:
         self._settings = settings
         self._clock = clock
+        self.budget = budget
         self._credential = credential
         self._clients: dict[str, NetworkManagementClient] = {}
 
@@ -183,6 +185,8 @@ class AzureNetwork:
                 "retry_backoff_max": 8,
                 "connection_timeout": 10,
                 "read_timeout": 30,
+                # After the retry policy, so it sees every attempt: ARM's budget and its 429s.
+                "custom_hook_policy": self.budget.policy(subscription_id),
             }
             if self._settings.tls_ca_bundle is not None:
                 options["connection_verify"] = str(self._settings.tls_ca_bundle)
@@ -294,6 +298,16 @@ class AzureNetwork:
 
     async def delete_private_link_service(self, pls: ResourceId, deadline: float) -> None:
         await self._delete_resource(_PRIVATE_LINK_SERVICE, pls, deadline)
+
+    async def list_private_link_services(self, subscription_id: str, resource_group: str) -> list[Json]:
+        """Every private link service of a resource group, their connections inline (all pages); none when the
+        group does not exist."""
+        ops = self._client(subscription_id).private_link_services
+        async with self._mapped(f"list the private link services of {resource_group}", absent_ok=True):
+            try:
+                return [_as_json(pls) async for pls in ops.list(resource_group)]
+            except ResourceNotFoundError:
+                return []
 
     # -- the connections of a private link service -----------------------------------------------------
 

@@ -18,6 +18,7 @@
         │   └── WaitingForEmqxError       503 WaitingForEmqx: a teardown waits for EMQX to let go (202 too)
         ├── EmqxUnavailableError          502 EmqxUnavailable: EMQX answered 5xx or nothing; retried later
         ├── EmqxThrottledError            503 EmqxThrottled: EMQX answered 429, with its Retry-After
+        ├── ArmThrottledError             503 ArmThrottled: ARM said to wait (429) and the wait is not over
         └── RateBudgetExhaustedError      503 EmqxRateBudgetExhausted: the shared Platform API budget is spent
 
 Messages are written for the caller: they never carry secrets or whole upstream response bodies (`cut`).
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from math import ceil
 from typing import ClassVar
 
 
@@ -154,6 +156,13 @@ class EmqxThrottledError(TemporaryError):
     default_code = "EmqxThrottled"
 
 
+class ArmThrottledError(TemporaryError):
+    """ARM answered this subscription 429 and its Retry-After has not passed: the call is not sent
+    (`shared.arm_budget`)."""
+
+    default_code = "ArmThrottled"
+
+
 class RateBudgetExhaustedError(TemporaryError):
     default_code = "EmqxRateBudgetExhausted"
 
@@ -185,9 +194,20 @@ def cut(text: str | None, limit: int = MESSAGE_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def retry_after_delay(raw: str | None) -> float | None:
+    """A `Retry-After` header in seconds (the HTTP-date form is not used by Azure or EMQX); None when absent or not
+    a number of seconds."""
+    try:
+        seconds = float(raw or "")
+    except ValueError:
+        return None
+    return seconds if 0 <= seconds < 86_400 else None
+
+
 def retry_after_seconds(raw: str | None) -> int | None:
-    """A `Retry-After` header in whole seconds (the HTTP-date form is not used by Azure or EMQX)."""
-    return int(raw) if raw and raw.isdigit() else None
+    """A `Retry-After` header in whole seconds, a fraction rounded up (what an answer's own Retry-After says)."""
+    delay = retry_after_delay(raw)
+    return ceil(delay) if delay is not None else None
 
 
 def _detail_body(code: str, message: str, target: str | None) -> dict[str, object]:
@@ -209,6 +229,7 @@ __all__ = [
     "MESSAGE_LIMIT",
     "TEMPORARY_HTTP_STATUSES",
     "AppError",
+    "ArmThrottledError",
     "ConflictError",
     "DestinationRefusedError",
     "EmqxThrottledError",
@@ -229,5 +250,6 @@ __all__ = [
     "cut",
     "error_body",
     "replacement_required",
+    "retry_after_delay",
     "retry_after_seconds",
 ]

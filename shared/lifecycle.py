@@ -37,13 +37,14 @@ from shared.model import AuditRecord, Link, LinkSpec, Phase, compare_specs, pars
 from shared.names import ResourceId, check_link_name
 from shared.observation import run_redis_test
 from shared.provisioning import check_references
-from shared.reconcile import PrivateLinkCache, reconcile
+from shared.reconcile import reconcile
 from shared.registration import register, registration_answer
 from shared.removal import begin_removal, remove
 from shared.retention import Pruned, prune
 from shared.run import Run, Services, plan_json
 from shared.run_frame import accepted, new_run, open_run, refuse_while_deleting, save
 from shared.settings import RegistrationMode
+from shared.sightings import Sightings
 from shared.telemetry import APP_LOGGER
 
 log = logging.getLogger(APP_LOGGER)
@@ -62,8 +63,9 @@ async def put_link(
     link = await _store_desired_link(services, current, link)
     try:
         async with open_run(services, name, "PUT") as frame:
-            everything = PrivateLinkCache(services)
-            await reconcile(frame.run, full_check=True, list_private_links=everything, allow_replace=allow_replace)
+            await reconcile(
+                frame.run, full_check=True, sightings=Sightings.single(services), allow_replace=allow_replace
+            )
     except LinkBusyError:
         return accepted(link, "Another run is working on this link; it carries on with this desired state.")
     except LinkGoneError:
@@ -94,7 +96,7 @@ async def _desired_link(services: Services, name: str, body: Any, *, allow_repla
 
 async def _plan_put(services: Services, link: Link) -> Answer:
     run = new_run(services, link, "PUT (dry run)", dry_run=True)
-    await reconcile(run, full_check=True, list_private_links=PrivateLinkCache(services), allow_replace=True)
+    await reconcile(run, full_check=True, sightings=Sightings.single(services), allow_replace=True)
     return Answer(200, {"name": link.name, "dryRun": True, "plan": plan_json(run.plan)})
 
 
@@ -118,7 +120,7 @@ async def register_link(services: Services, name: str) -> Answer:
         # A link not registered yet is registered by reconcile, as the monitor would; a registered one is checked.
         first_time = run.link.status.phase.before_registration or run.link.status.phase is Phase.REGISTERING
         await _record_registration_intent(run)
-        await reconcile(run, full_check=False, list_private_links=PrivateLinkCache(services))
+        await reconcile(run, full_check=False, sightings=Sightings.single(services))
         answer = registration_answer(run) if first_time else await register(run)
         if services.settings.registration_mode is RegistrationMode.API:
             await _await_connection(run)
@@ -317,16 +319,17 @@ class MonitorReport:
 async def run_monitor(services: Services) -> MonitorReport:
     """Reconcile every link with bounded concurrency; one link's failure never stops the others."""
     report = MonitorReport()
-    cache = PrivateLinkCache(services)
+    sightings = Sightings.listed(services)
     limit = asyncio.Semaphore(services.settings.monitor_concurrency)
 
     async def check(link: Link) -> None:
         async with limit:
-            await _monitor_one(services, link.name, cache, report)
+            await _monitor_one(services, link.name, sightings, report)
 
     token: str | None = None
     while True:
         links, token = await services.store.list_links(100, token)
+        await sightings.learn_holds(links)
         await asyncio.gather(*(check(link) for link in links))
         if token is None:
             break
@@ -334,10 +337,10 @@ async def run_monitor(services: Services) -> MonitorReport:
     return report
 
 
-async def _monitor_one(services: Services, name: str, cache: PrivateLinkCache, report: MonitorReport) -> None:
+async def _monitor_one(services: Services, name: str, sightings: Sightings, report: MonitorReport) -> None:
     try:
         async with open_run(services, name, "monitor") as frame:
-            await reconcile(frame.run, full_check=False, list_private_links=cache)
+            await reconcile(frame.run, full_check=False, sightings=sightings)
     except LinkBusyError:
         report.skipped[name] = "another run is working on it"
         return

@@ -55,6 +55,8 @@ from shared.names import (
 MAX_HISTORY = 50
 LOAD_BALANCER_SCHEMA = 2
 MAX_DRIFT_NOTES = 20
+# Life-cycle events not yet published (`shared.events`): beyond this many, the oldest are dropped (logged).
+MAX_OUTBOX = 100
 MAX_CONNECTIONS = 100
 MAX_TEXT = 1000
 # Keeps one stored link inside a Table Storage entity (1 MiB) even with long IDs; a service behind a
@@ -413,6 +415,18 @@ class StepRecord(_Recorded):
     duration_ms: Annotated[float, Field(ge=0)] = 0.0
 
 
+class PendingEvent(_Recorded):
+    """A life-cycle event recorded with the state change it reports and published after (`shared.events`).
+
+    Its id is fixed when it is recorded, so every attempt to publish it sends the same id: a receiver de-duplicates.
+    """
+
+    id: str
+    type: str
+    time: AwareDatetime
+    data: dict[str, Any]
+
+
 class LinkStatus(_Recorded):
     """What the app last observed and did for a link."""
 
@@ -435,6 +449,8 @@ class LinkStatus(_Recorded):
     last_redis_test: RedisTestResult | None = None
     drift: Annotated[list[Text], AfterValidator(_keep_last(MAX_DRIFT_NOTES))] = []
     history: Annotated[list[StepRecord], AfterValidator(_keep_last(MAX_HISTORY))] = []
+    # The outbox: events written in the same update as the change they report, removed once Event Grid took them.
+    outbox: Annotated[list[PendingEvent], AfterValidator(_keep_last(MAX_OUTBOX))] = []
     updated_at: AwareDatetime | None = None
 
     def record_step(self, step: StepRecord) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from shared.emqx import private_link_id
 from shared.errors import AppError, TemporaryError
+from shared.events import EventType
 from shared.link_trust import deployment_api, redis_server
 from shared.model import Health, Phase, RedisTestResult, StepOutcome
 from shared.run import Run
@@ -141,6 +142,10 @@ def _record_test(run: Run, result: RedisTestResult, started: float) -> None:
     outcome = StepOutcome.SUCCEEDED if result.passed else StepOutcome.FAILED
     if result.passed != (previous is Health.HEALTHY) or not result.passed:
         run.step("redis test", outcome, result.reason or "PING answered through the PrivateLink", started)
+    if not result.passed and previous is not Health.FAILED:
+        run.emit(EventType.REDIS_TEST_FAILED, result.reason or "the Redis test failed")
+    elif result.passed and previous is Health.FAILED:
+        run.emit(EventType.REDIS_TEST_RECOVERED, "PING answered through the PrivateLink again")
     if status.health is Health.FAILED and previous is not Health.FAILED:
         log.warning(
             "link %s: health %s -> failed: %s",

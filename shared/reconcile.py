@@ -6,16 +6,21 @@ finished by whichever comes next. The frame around a run (lease, reload, save) i
 
 from __future__ import annotations
 
-import asyncio
+import logging
 
 from shared.approvals import decide_connections
 from shared.errors import AppError, TemporaryError
+from shared.events import EventType
 from shared.model import LOAD_BALANCER_SCHEMA, Link, Phase, StepOutcome
-from shared.observation import ListPrivateLinks, PrivateLinkList, observe_emqx, redis_test_due, run_redis_test
+from shared.observation import observe_emqx, redis_test_due, run_redis_test
 from shared.provisioning import provision
 from shared.registration import register
 from shared.removal import remove
-from shared.run import Run, Services
+from shared.run import Run
+from shared.sightings import Sightings
+from shared.telemetry import APP_LOGGER
+
+log = logging.getLogger(APP_LOGGER)
 
 
 def needs_provisioning(link: Link) -> bool:
@@ -31,13 +36,14 @@ async def reconcile(
     run: Run,
     *,
     full_check: bool,
-    list_private_links: ListPrivateLinks,
+    sightings: Sightings,
     allow_replace: bool = False,
 ) -> None:
     """Do the next safe actions for `run.link`; raises OperationStillRunningError when the budget runs out.
 
     `full_check` re-reads every Azure resource (a PUT does, to repair drift); otherwise provisioning runs
-    only when the desired state moved on, and a settled link costs one ARM read: its PLS.
+    only when the desired state moved on, and a settled link costs one ARM read, its PLS (in the monitor, a share
+    of one list per resource group: `shared.sightings`).
     """
     link = run.link
     status = link.status
@@ -53,7 +59,7 @@ async def reconcile(
         # A registration cut short (answered 202, or its caller gone) is finished by the next run, as all work is.
         await _finish_registration(run)
     if status.phase.handed_to_emqx or status.phase is Phase.REGISTERING:
-        await _observe(run, list_private_links, desired_changed)
+        await _observe(run, sightings, desired_changed)
     if not run.dry_run:
         # Recorded only once the whole step went through, so a run cut short is re-checked (and Redis re-tested).
         status.observed_generation = link.generation
@@ -73,35 +79,28 @@ async def _finish_registration(run: Run) -> None:
         raise
 
 
-async def _observe(run: Run, list_private_links: ListPrivateLinks, desired_changed: bool) -> None:
-    link, status = run.link, run.link.status
-    pls = await run.services.network.get_private_link_service(link.spec.private_link_service_id)
-    if pls is None:
-        note = f"private link service {link.spec.private_link_service_id.name} was deleted outside this app"
-        if note not in status.drift:
-            status.drift = [*status.drift, note]
-        status.connections = []
+async def _observe(run: Run, sightings: Sightings, desired_changed: bool) -> None:
+    if sightings.defers(run):
+        log.info(
+            "link %s: ARM refresh deferred: the subscription's reads are below the floor kept for other tools",
+            run.link.name,
+            extra={"link": run.link.name, "step": "defer"},
+        )
     else:
-        await decide_connections(run, pls)
-    await observe_emqx(run, list_private_links)
+        await _observe_private_link_service(run, sightings)
+    await observe_emqx(run, sightings.private_links)
     if redis_test_due(run, desired_changed=desired_changed) and not run.dry_run:
         await run_redis_test(run)
 
 
-class PrivateLinkCache:
-    """One Platform API read per deployment per run, shared by every link of that deployment."""
-
-    def __init__(self, services: Services) -> None:
-        self._services = services
-        self._results: dict[str, asyncio.Task[PrivateLinkList]] = {}
-
-    async def __call__(self, deployment_id: str) -> PrivateLinkList:
-        task = self._results.get(deployment_id)
-        if task is None:
-            task = asyncio.ensure_future(self._read(deployment_id))
-            self._results[deployment_id] = task
-        return await asyncio.shield(task)
-
-    async def _read(self, deployment_id: str) -> PrivateLinkList:
-        read_at = self._services.clock.now()
-        return PrivateLinkList(await self._services.emqx.list_private_links(deployment_id), read_at)
+async def _observe_private_link_service(run: Run, sightings: Sightings) -> None:
+    link, status = run.link, run.link.status
+    pls = await sightings.private_link_service(run)
+    if pls is None:
+        note = f"private link service {link.spec.private_link_service_id.name} was deleted outside this app"
+        if note not in status.drift:
+            status.drift = [*status.drift, note]
+            run.emit(EventType.DRIFT_DETECTED, note)
+        status.connections = []
+    else:
+        await decide_connections(run, pls)

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from shared.clock import Clock, SystemClock
 from shared.errors import AppError, TemporaryError
-from shared.model import PHASE_MOVES, AuditRecord, Health, Link, Phase, StepOutcome, StepRecord
+from shared.events import PHASE_EVENTS, EventType, pending_event
+from shared.model import MAX_OUTBOX, PHASE_MOVES, AuditRecord, Health, Link, Phase, StepOutcome, StepRecord
 from shared.settings import Settings
 from shared.telemetry import APP_LOGGER
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:  # the adapters are only named here; importing them is left to
 
     from shared.azure_network import AzureNetwork
     from shared.emqx import Emqx
+    from shared.eventgrid import EventPublisher
     from shared.store import Store
 
 T = TypeVar("T")
@@ -38,11 +40,15 @@ class Services:
     store: Store
     clock: Clock = field(default_factory=SystemClock)
     credential: AsyncTokenCredential | None = None
+    # Where life-cycle events go; None when no Event Grid topic is configured (`shared.events`).
+    events: EventPublisher | None = None
 
     async def close(self) -> None:
         await self.network.close()
         await self.emqx.close()
         await self.store.close()
+        if self.events is not None:
+            await self.events.close()
         if self.credential is not None:
             await self.credential.close()
 
@@ -120,6 +126,26 @@ class Run:
         status.phase = phase
         if phase is Phase.FAILED:
             status.health = Health.FAILED
+        if phase in PHASE_EVENTS:
+            extra = {"alias": status.pls_alias} if phase is Phase.AWAITING_CONSOLE and status.pls_alias else {}
+            self.emit(PHASE_EVENTS[phase], why, **extra)
+
+    def emit(self, event_type: EventType, reason: str, **extra: str) -> None:
+        """Record a life-cycle event in the link's outbox, saved with the change it reports (`shared.events`);
+        nothing when no Event Grid topic is configured, or in a dry run."""
+        if self.dry_run or self.settings.eventgrid_topic_endpoint is None:
+            return
+        outbox = self.link.status.outbox
+        if len(outbox) >= MAX_OUTBOX:
+            log.warning(
+                "link %s: the event outbox is full (%d): the oldest, %s, is dropped unpublished",
+                self.link.name,
+                MAX_OUTBOX,
+                outbox[0].type,
+                extra={"link": self.link.name, "step": "publish"},
+            )
+        event = pending_event(self.link, event_type, reason, self.services.clock.now(), **extra)
+        self.link.status.outbox = [*outbox, event]
 
     def step(self, step: str, outcome: StepOutcome, detail: str, started: float | None = None) -> None:
         clock = self.services.clock

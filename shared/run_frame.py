@@ -22,6 +22,7 @@ being deleted where refused, 409 LinkBeingDeleted. Any other error is saved with
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 from shared.answers import Answer, link_view
 from shared.clock import Backoff, retry_until
 from shared.errors import (
+    AppError,
     ConflictError,
     LinkBusyError,
     LinkGoneError,
@@ -38,8 +40,13 @@ from shared.errors import (
     PreconditionFailedError,
     TemporaryError,
 )
+from shared.events import as_cloud_event
 from shared.model import Link, Phase
+from shared.names import check_link_name
 from shared.run import Run, Services
+from shared.telemetry import APP_LOGGER
+
+log = logging.getLogger(APP_LOGGER)
 
 # How long an HTTP call or an event waits for another run on the same link before answering.
 BUSY_WAIT_SECONDS = 10.0
@@ -89,6 +96,10 @@ async def open_run(
 ) -> AsyncIterator[RunFrame]:
     """Run on stored link `name` as `PURPOSES[purpose]` says; `actor` (default `purpose`) goes into the audit."""
     rules = PURPOSES[purpose]
+    try:
+        check_link_name(name)
+    except ValueError:
+        raise NotFoundError(f"Link {name} does not exist.", target="name") from None  # and never could
     async with leased(services, name, wait_seconds=rules.lease_wait_seconds) as held:
         if not held:
             raise LinkBusyError(name)
@@ -105,8 +116,11 @@ async def open_run(
             frame.pending = pending
         except Exception:
             await save(frame.run)
+            await publish_outbox(frame.run)
             raise
         frame.link = await save(frame.run) or frame.run.link
+        if await publish_outbox(frame.run):
+            frame.link = frame.run.link
 
 
 def refuse_while_deleting(link: Link) -> None:
@@ -133,7 +147,8 @@ async def save(run: Run) -> Link | None:
     link.status.updated_at = services.clock.now()
     for _attempt in range(SAVE_ATTEMPTS):
         try:
-            if link.status.phase is Phase.DELETED:
+            # A removed link is kept until its LinkDeleted event is published (the GET routes hide it).
+            if link.status.phase is Phase.DELETED and not link.status.outbox:
                 await services.store.delete_link(link.name, link.etag)
                 return None
             saved = await services.store.update_link(link, link.etag or "*")
@@ -149,6 +164,30 @@ async def save(run: Run) -> Link | None:
         run.link = saved
         return saved
     raise PreconditionFailedError(f"Link {link.name} keeps changing under the app; the next run will record it.")
+
+
+async def publish_outbox(run: Run) -> bool:
+    """Publish the saved link's pending events, then save it without them; whether they were published. A failure
+    leaves them in the outbox for the next run (logged, never raised: the run's own outcome stands)."""
+    publisher, pending = run.services.events, run.link.status.outbox
+    if publisher is None or not pending or run.dry_run:
+        return False
+    name = run.link.name
+    try:
+        await publisher.publish([as_cloud_event(name, event) for event in pending])
+        sent = {event.id for event in pending}
+        run.link.status.outbox = [event for event in run.link.status.outbox if event.id not in sent]
+        await save(run)
+    except AppError as error:
+        log.warning(
+            "link %s: %d event(s) not published yet: %s",
+            name,
+            len(pending),
+            error.message,
+            extra={"link": name, "step": "publish"},
+        )
+        return False
+    return True
 
 
 def _merge(fresh: Link, ours: Link) -> Link:

@@ -4,9 +4,9 @@ Azure access uses `DefaultAzureCredential`: the managed identity in Azure (`AZUR
 user-assigned one), the App Service identity endpoint locally; no Azure keys anywhere.
 
 `services_for_this_process()` is everything the life cycle needs; `store_for_this_process()` is Table Storage
-alone, for the read-only routes, and shares its store (and credential) with the full services. The ARM SDK,
-the EMQX client and azure-identity are imported only when something needs them, so a cold start that first
-answers a GET loads none of them (with a storage connection string, as locally).
+alone, and shares its store (and credential) with the full services: the read-only routes use it only when
+their SDK-free reader (`shared.table_reads`) cannot authenticate (it can with a connection string or the managed
+identity endpoint). The ARM SDK, the EMQX client and azure-identity are imported only when something needs them.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from shared.store import Store
 
 if TYPE_CHECKING:
     from azure.core.credentials_async import AsyncTokenCredential
+
+    from shared.eventgrid import EventPublisher
 
 # The EMQX Platform API allows 60 calls per 60 minutes per key (reference emqx-api.md §2).
 PLATFORM_API_CALLS_PER_HOUR = 60
@@ -44,7 +46,8 @@ def build_services(
     credential: AsyncTokenCredential | None = None,
     store: Store | None = None,
 ) -> Services:
-    from shared.azure_network import AzureNetwork  # noqa: PLC0415 - loaded on first need (module docstring)
+    from shared.arm_budget import ArmBudget  # noqa: PLC0415 - loaded on first need (module docstring)
+    from shared.azure_network import AzureNetwork  # noqa: PLC0415
     from shared.emqx import Emqx  # noqa: PLC0415
 
     clock = clock or SystemClock()
@@ -56,17 +59,30 @@ def build_services(
         now: datetime = chosen_clock.now()
         return await chosen_store.try_spend(key, PLATFORM_API_CALLS_PER_HOUR, 3600, now)
 
-    async def hold(key: str, seconds: int) -> None:
+    async def hold(key: str, seconds: float) -> None:
         await chosen_store.hold_budget(key, chosen_clock.now() + timedelta(seconds=seconds))
 
+    async def held_until(key: str) -> datetime | None:
+        return await chosen_store.budget_held_until(key, chosen_clock.now())
+
+    arm_budget = ArmBudget(clock, floor_share=settings.arm_read_floor_percent / 100, hold=hold, held_until=held_until)
     return Services(
         settings=settings,
-        network=AzureNetwork(settings, credential, clock),
+        network=AzureNetwork(settings, credential, clock, arm_budget),
         emqx=Emqx(settings, spend, hold),
         store=store,
         clock=clock,
         credential=credential,
+        events=_event_publisher(settings, credential),
     )
+
+
+def _event_publisher(settings: Settings, credential: AsyncTokenCredential) -> EventPublisher | None:
+    if settings.eventgrid_topic_endpoint is None:
+        return None
+    from shared.eventgrid import EventPublisher  # noqa: PLC0415 - loaded on first need (module docstring)
+
+    return EventPublisher(settings, credential)
 
 
 @dataclass

@@ -118,9 +118,36 @@ _NCRONTAB_FIELD = re.compile(r"^[\d*/,\-A-Za-z]+$")
 
 
 def _parse_schedule(name: str, raw: str) -> str:
+    """Six NCRONTAB fields as the Functions host reads them (atifaziz/NCrontab, CrontabFieldImpl.InternalParse):
+    second 0-59, minute 0-59, hour 0-23, day 1-31, month 1-12, day of week 0-6 (0 is Sunday). Each is a list of `*`,
+    `a` or `a-b`, each with an optional `/step`; months and days of the week may be named by a prefix of the English
+    name (`Jan`, `January`). What the host would refuse when it loads the timer is refused here; so is a step of 0."""
     fields = raw.split()
     if len(fields) != 6 or not all(_NCRONTAB_FIELD.match(f) for f in fields):
         raise SettingsError(name, "expected a six-field NCRONTAB expression such as '0 */5 * * * *'")
+    months = "January February March April May June July August September October November December".split()  # noqa: SIM905
+    weekdays = "Sunday Monday Tuesday Wednesday Thursday Friday Saturday".split()  # noqa: SIM905
+    kinds: tuple[tuple[str, int, int, list[str]], ...] = (
+        ("second", 0, 59, []),
+        ("minute", 0, 59, []),
+        ("hour", 0, 23, []),
+        ("day", 1, 31, []),
+        ("month", 1, 12, months),
+        ("day of week", 0, 6, weekdays),
+    )
+    for text, (kind, low, high, names) in zip(fields, kinds, strict=True):
+
+        def valid(value: str, low: int = low, high: int = high, names: list[str] = names) -> bool:
+            if value.isascii() and value.isdigit():
+                return low <= int(value) <= high
+            return value.isalpha() and any(known.lower().startswith(value.lower()) for known in names)
+
+        for item in text.split(","):
+            base, slash, step = item.partition("/")
+            good_step = not slash or (step.isascii() and step.isdigit() and int(step) >= 1)
+            if not good_step or not (base == "*" or all(valid(part) for part in base.split("-", 1))):
+                allowed = f"{low}-{high}" + (f" or a name ({', '.join(names)})" if names else "")
+                raise SettingsError(name, f"{kind} field {text!r}: expected *, values or ranges of {allowed}, /step")
     return " ".join(fields)
 
 
@@ -239,6 +266,10 @@ _PARSERS: dict[str, tuple[str, Parser]] = {
     "UNMATCHED_CONNECTIONS": ("unmatched_connections", lambda n, r: _parse_enum(n, r, UnmatchedConnections)),
     # How long a run's lease outlives its budget: a crashed holder's link is taken over after budget + margin.
     "LEASE_MARGIN_SECONDS": ("lease_margin_seconds", lambda n, r: _parse_positive_int(n, r, maximum=600)),
+    # The share of ARM's read bucket (250) the monitor leaves to other tools of the subscription (shared.arm_budget).
+    "ARM_READ_FLOOR_PERCENT": ("arm_read_floor_percent", lambda n, r: _parse_positive_int(n, r, maximum=90)),
+    # Where life-cycle events go (an Event Grid custom topic's endpoint); unset: none are recorded or published.
+    "EVENTGRID_TOPIC_ENDPOINT": ("eventgrid_topic_endpoint", _parse_https_url),
     "AUDIT_RETENTION_DAYS": ("audit_retention_days", lambda n, r: _parse_positive_int(n, r, maximum=3650)),
     "LINK_SECRET_SETTINGS": ("link_secret_settings", _parse_link_secret_settings),
     "EMQX_DEPLOYMENT_API_HOSTS": ("emqx_deployment_api_hosts", _parse_host_patterns),
@@ -265,13 +296,17 @@ class Settings:
     emqx_platform_api_secret: Secret | None = None
     emqx_azure_subscription_id: str | None = None
     registration_mode: RegistrationMode = RegistrationMode.CONSOLE
-    monitor_schedule: str = "0 */5 * * * *"
+    # Every 30 s: with no Event Grid event for a new Pending connection, the monitor's period is the approval
+    # latency, and a steady pass costs one ARM read per resource group.
+    monitor_schedule: str = "*/30 * * * * *"
     monitor_concurrency: int = 8
     redis_test_interval_seconds: int = 3600
     provision_budget_seconds: int = 120
     unmatched_connections: UnmatchedConnections = UnmatchedConnections.LEAVE
     audit_retention_days: int = 90
     lease_margin_seconds: int = 60
+    arm_read_floor_percent: int = 50
+    eventgrid_topic_endpoint: str | None = None
     # The only settings a link may name for its secrets (deployment API key and secret, Redis password).
     link_secret_settings: tuple[str, ...] = ()
     # Where a link's deployment API may be: EMQX Cloud's deployment domains (reference: emqx-api.md §5).

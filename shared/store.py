@@ -9,7 +9,8 @@ Tables (named `<STATE_TABLE_PREFIX><suffix>`, created on first use, once per pro
 
     Links   PartitionKey link name, RowKey "link"; Generation, and the desired state and observed status as
             JSON split over `Desired0..n` / `Status0..n` (a string property holds at most 64 KiB, an entity 1 MiB;
-            the oldest history entries are dropped if a status would not fit)
+            the oldest history entries are dropped if a status would not fit): `shared.link_record`, the one codec
+            of these entities, which the read-only routes use without this module (`shared.table_reads`)
     Audit   PartitionKey link name ("-" for none), RowKey time-ordered (UTC time, then a random suffix);
             the record's fields as properties (at, link, actor, action, subject, decision, reason)
     Events  PartitionKey first two hex digits of SHA-256(event id), RowKey the whole digest; EventId, SeenAt
@@ -26,8 +27,6 @@ processes never overspend. Storage errors are mapped to `shared.errors` (throttl
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 import secrets
@@ -49,34 +48,34 @@ from azure.core.exceptions import (
 )
 from azure.data.tables import TableEntity, UpdateMode
 from azure.data.tables.aio import TableClient, TableServiceClient
-from pydantic import BaseModel
 
 from shared.errors import (
     TEMPORARY_HTTP_STATUSES,
     AppError,
     ConflictError,
-    InvalidRequestError,
     NotFoundError,
     PreconditionFailedError,
     TemporaryError,
     UpstreamError,
 )
+from shared.link_record import (
+    LINK_ROW,
+    StoredLink,
+    check_key,
+    decode_token,
+    encode_token,
+    is_link_name,
+    link_entity,
+    stored_link_from_entity,
+)
 from shared.model import AuditRecord, Link, LinkSpec, LinkStatus
-from shared.names import check_link_name
 from shared.settings import Settings
 
 LINKS, AUDIT, EVENTS, BUDGET, LEASES = "Links", "Audit", "Events", "Budget", "Leases"
-_LINK_ROW: Final = "link"
 _NO_LINK: Final = "-"
-# A string property holds 64 KiB of UTF-16; the JSON is ASCII-only, so one character is two bytes.
-_PART_CHARS: Final = 32_000
-_ENTITY_LIMIT_BYTES: Final = 1024 * 1024
 _SPEND_ATTEMPTS: Final = 50
 _BUDGET_ROW: Final = "spends"
 _LEASE_ROW: Final = "lease"
-_HISTORY_DROP_STEP: Final = 5
-# Characters a PartitionKey or RowKey may not contain.
-_FORBIDDEN_IN_KEY = frozenset("/\\#?") | {chr(c) for c in (*range(0x20), *range(0x7F, 0xA0))}
 
 # Tables known to exist, by (service URL, table name): created at most once per process.
 _ready_tables: set[tuple[str, str]] = set()
@@ -106,90 +105,13 @@ def _storage_errors(action: str) -> Iterator[None]:
         raise TemporaryError(f"{action}: table storage did not answer ({type(error).__name__})") from error
 
 
-def _is_link_name(name: str) -> bool:
-    try:
-        check_link_name(name)
-    except ValueError:
-        return False
-    return True
-
-
-def _check_key(key: str) -> str:
-    if not 1 <= len(key) <= 512 or _FORBIDDEN_IN_KEY.intersection(key):
-        raise ValueError(f"{key!r} cannot be a table key: 1-512 characters, none of / \\ # ? or control characters")
-    return key
-
-
-def _to_json(model: BaseModel) -> str:
-    return json.dumps(model.model_dump(mode="json"), ensure_ascii=True, separators=(",", ":"))
-
-
-def _split(prefix: str, text: str) -> dict[str, Any]:
-    parts = [text[i : i + _PART_CHARS] for i in range(0, len(text), _PART_CHARS)] or [""]
-    return {f"{prefix}{index}": part for index, part in enumerate(parts)}
-
-
-def _join(prefix: str, entity: TableEntity) -> str:
-    parts: list[str] = []
-    while (part := entity.get(f"{prefix}{len(parts)}")) is not None:
-        parts.append(part)
-    return "".join(parts)
-
-
-def _entity_size(entity: dict[str, Any]) -> int:
-    """Bytes the Table service counts against its 1 MiB limit (its documented formula)."""
-    size = 4 + 2 * (len(entity["PartitionKey"]) + len(entity["RowKey"]))
-    for name, value in entity.items():
-        if name in ("PartitionKey", "RowKey"):
-            continue
-        value_size = 4 + 2 * len(value) if isinstance(value, str) else 8
-        size += 8 + 2 * len(name) + value_size
-    return size
-
-
-def _link_entity(link: Link) -> dict[str, Any]:
-    """The entity for `link`, dropping its oldest history entries if that is what it takes to fit."""
-    status = link.status.model_copy(deep=True)
-    while True:
-        entity = {
-            "PartitionKey": link.name,
-            "RowKey": _LINK_ROW,
-            "Generation": link.generation,
-            **_split("Desired", _to_json(link.spec)),
-            **_split("Status", _to_json(status)),
-        }
-        if _entity_size(entity) <= _ENTITY_LIMIT_BYTES:
-            return entity
-        if not status.history:
-            raise ValueError(f"link {link.name} does not fit one table entity even without its history")
-        status.history = status.history[_HISTORY_DROP_STEP:]
-
-
-def _link_from_entity(entity: TableEntity) -> Link:
+def _link_of(record: StoredLink) -> Link:
     return Link(
-        spec=LinkSpec.model_validate_json(_join("Desired", entity)),
-        status=LinkStatus.model_validate_json(_join("Status", entity)),
-        generation=entity["Generation"],
-        etag=entity.metadata["etag"],
+        spec=LinkSpec.model_validate(record.spec),
+        status=LinkStatus.model_validate(record.status),
+        generation=record.generation,
+        etag=record.etag,
     )
-
-
-def _encode_token(token: object) -> str | None:
-    if not token:
-        return None
-    return base64.urlsafe_b64encode(json.dumps(token).encode()).decode()
-
-
-def _decode_token(token: str | None) -> dict[str, str] | None:
-    if token is None:
-        return None
-    try:
-        decoded = json.loads(base64.urlsafe_b64decode(token.encode()))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        decoded = None
-    if not isinstance(decoded, dict) or not all(isinstance(v, str) for v in decoded.values()):
-        raise InvalidRequestError("The continuation token is not valid.", target="continuationToken")
-    return decoded
 
 
 def _audit_row_key(at: datetime) -> str:
@@ -262,22 +184,26 @@ class Store:
         table = await self._table(LINKS)
         with _storage_errors(f"create link {link.name}"):
             try:
-                metadata = await table.create_entity(_link_entity(link))
+                metadata = await table.create_entity(link_entity(StoredLink.of(link)))
             except ResourceExistsError as error:
                 raise ConflictError(f"Link {link.name} already exists.", target="name") from error
         return link.model_copy(update={"etag": metadata["etag"]})
 
     async def get_link(self, name: str) -> Link:
         """The stored link; `NotFoundError` if there is none (or `name` cannot be a link name)."""
-        if not _is_link_name(name):
+        return _link_of(await self.read_link(name))
+
+    async def read_link(self, name: str) -> StoredLink:
+        """`get_link` as JSON, not validated (`shared.link_record`)."""
+        if not is_link_name(name):
             raise NotFoundError(f"Link {name} does not exist.", target="name")
         table = await self._table(LINKS)
         with _storage_errors(f"read link {name}"):
             try:
-                entity = await table.get_entity(name, _LINK_ROW)
+                entity = await table.get_entity(name, LINK_ROW)
             except ResourceNotFoundError as error:
                 raise NotFoundError(f"Link {name} does not exist.", target="name") from error
-        return _link_from_entity(entity)
+        return stored_link_from_entity(entity, entity.metadata["etag"])
 
     async def update_link(self, link: Link, etag: str) -> Link:
         """Replace the stored link if its ETag is still `etag`, else `PreconditionFailedError`."""
@@ -285,7 +211,7 @@ class Store:
         with _storage_errors(f"update link {link.name}"):
             try:
                 metadata = await table.update_entity(
-                    _link_entity(link),
+                    link_entity(StoredLink.of(link)),
                     mode=UpdateMode.REPLACE,
                     etag=etag,
                     match_condition=MatchConditions.IfNotModified,
@@ -300,13 +226,13 @@ class Store:
 
     async def delete_link(self, name: str, etag: str | None = None) -> None:
         """Remove the link; succeeds when it is already gone. With `etag`, only if nobody wrote since."""
-        if not _is_link_name(name):
+        if not is_link_name(name):
             return
         table = await self._table(LINKS)
         condition = MatchConditions.IfNotModified if etag else MatchConditions.Unconditionally
         with _storage_errors(f"delete link {name}"):
             try:
-                await table.delete_entity(name, _LINK_ROW, etag=etag, match_condition=condition)
+                await table.delete_entity(name, LINK_ROW, etag=etag, match_condition=condition)
             except ResourceModifiedError as error:
                 raise PreconditionFailedError(
                     f"Link {name} was changed by someone else; read it again.", target="name"
@@ -314,11 +240,18 @@ class Store:
 
     async def list_links(self, page_size: int = 100, continuation: str | None = None) -> tuple[list[Link], str | None]:
         """One page of links (at most `page_size`, 1-1000) and the token for the next page, None after the last."""
+        records, token = await self.read_links(page_size, continuation)
+        return [_link_of(record) for record in records], token
+
+    async def read_links(
+        self, page_size: int = 100, continuation: str | None = None
+    ) -> tuple[list[StoredLink], str | None]:
+        """`list_links` as JSON, not validated (`shared.link_record`)."""
         if not 1 <= page_size <= 1000:
             raise ValueError("page_size must be 1-1000 (the Table service's page limit)")
         table = await self._table(LINKS)
         # The Tables SDK's continuation token is a dict of next keys, though azure-core types it as a string.
-        token = cast(str | None, _decode_token(continuation))
+        token = cast(str | None, decode_token(continuation))
         pages = cast(
             AsyncPageIterator[TableEntity],
             table.list_entities(results_per_page=page_size).by_page(continuation_token=token),
@@ -326,7 +259,8 @@ class Store:
         with _storage_errors("list links"):
             page = await anext(pages)
             entities = [entity async for entity in page]
-        return [_link_from_entity(entity) for entity in entities], _encode_token(pages.continuation_token)
+        records = [stored_link_from_entity(entity, entity.metadata["etag"]) for entity in entities]
+        return records, encode_token(cast(dict[str, str] | None, pages.continuation_token))
 
     # Audit
 
@@ -406,7 +340,7 @@ class Store:
         """
         table = await self._table(LEASES)
         until = now.timestamp() + seconds
-        entity = {"PartitionKey": _check_key(name), "RowKey": _LEASE_ROW, "Holder": holder, "Until": until}
+        entity = {"PartitionKey": check_key(name), "RowKey": _LEASE_ROW, "Holder": holder, "Until": until}
         with _storage_errors(f"lease link {name}"):
             metadata = await self._take_lease(table, entity, now)
         if metadata is None:
@@ -451,9 +385,34 @@ class Store:
     async def hold_budget(self, key: str, until: datetime) -> None:
         """Spend nothing from budget `key` before `until` (the upstream said Retry-After)."""
         table = await self._table(BUDGET)
-        entity = {"PartitionKey": _check_key(key), "RowKey": _BUDGET_ROW, "HeldUntil": until.timestamp()}
+        entity = {"PartitionKey": check_key(key), "RowKey": _BUDGET_ROW, "HeldUntil": until.timestamp()}
         with _storage_errors(f"hold budget {key}"):
             await table.upsert_entity(entity, mode=UpdateMode.MERGE)
+
+    async def _budget(self, key: str) -> dict[str, Any] | None:
+        table = await self._table(BUDGET)
+        with _storage_errors(f"read budget {key}"):
+            try:
+                return dict(await table.get_entity(check_key(key), _BUDGET_ROW))
+            except ResourceNotFoundError:
+                return None
+
+    async def spends_in_window(self, key: str, window_seconds: int, now: datetime) -> int:
+        """How many units of budget `key` were spent in the `window_seconds` before `now`."""
+        entity = await self._budget(key) or {}
+        moment = now.timestamp()
+        return sum(1 for t in json.loads(entity.get("Spends", "[]")) if t > moment - window_seconds)
+
+    async def budget_held_until(self, key: str, now: datetime) -> datetime | None:
+        """Until when budget `key` is held (`hold_budget`), or None when it is not held at `now`."""
+        held = float((await self._budget(key) or {}).get("HeldUntil", 0))
+        return datetime.fromtimestamp(held, UTC) if held > now.timestamp() else None
+
+    async def clear_budget(self, key: str) -> None:
+        """Forget budget `key`: its spends and any hold (an operator's reset once the upstream limit was lifted)."""
+        table = await self._table(BUDGET)
+        with _storage_errors(f"clear budget {key}"), suppress(ResourceNotFoundError):
+            await table.delete_entity(check_key(key), _BUDGET_ROW)
 
     async def try_spend(self, key: str, limit: int, window_seconds: int, now: datetime) -> bool:
         """Spend one unit of budget `key`: at most `limit` in any `window_seconds` (a sliding window); False when spent.
@@ -465,7 +424,7 @@ class Store:
         if window_seconds < 1 or limit < 0:
             raise ValueError("window_seconds must be positive and limit not negative")
         table = await self._table(BUDGET)
-        partition, moment = _check_key(key), now.timestamp()
+        partition, moment = check_key(key), now.timestamp()
         with _storage_errors(f"spend budget {key}"):
             for _ in range(_SPEND_ATTEMPTS):
                 spent = await _spend_once(table, partition, moment, limit, window_seconds)
@@ -495,8 +454,8 @@ async def _spend_once(
             etag=entity.metadata["etag"],
             match_condition=MatchConditions.IfNotModified,
         )
-    except ResourceModifiedError:
-        return None
+    except (ResourceModifiedError, ResourceNotFoundError):
+        return None  # written or cleared (`clear_budget`) since it was read: read it again
     return True
 
 

@@ -1,4 +1,4 @@
-// The Function App on Flex Consumption (Python 3.11) with its app settings: the product's settings
+// The Function App on Flex Consumption (Python `pythonVersion`) with its app settings: the product's settings
 // (shared/settings.py SETTING_NAMES, the same names as local.settings.json.example and the README), the
 // settings links name for their secrets (Key Vault references), and the Functions runtime's own settings.
 // Optionally, Microsoft Entra ID authentication (App Service authentication) in front of the HTTP API.
@@ -20,6 +20,8 @@ param emqxAzureSubscriptionId string
 param emqxDeploymentApiHosts string
 param auditRetentionDays int
 param leaseMarginSeconds int
+param armReadFloorPercent int
+param eventGridTopicEndpoint string
 param registrationMode string
 param monitorSchedule string
 param monitorConcurrency int
@@ -30,6 +32,9 @@ param stateTablePrefix string
 param enableEntraAuth bool
 param entraClientId string
 param entraAllowedClientApplications array
+param pythonVersion string
+@description('The subnet of the Function App\'s VNet integration (modules/network.bicep); empty: none.')
+param appSubnetId string
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
@@ -117,6 +122,14 @@ var productSettings = [
     value: string(leaseMarginSeconds)
   }
   {
+    name: 'ARM_READ_FLOOR_PERCENT'
+    value: string(armReadFloorPercent)
+  }
+  {
+    name: 'EVENTGRID_TOPIC_ENDPOINT'
+    value: eventGridTopicEndpoint
+  }
+  {
     // The only settings a link may name for its secrets: the Key Vault references below.
     name: 'LINK_SECRET_SETTINGS'
     value: join(linkSecretNames, ',')
@@ -138,10 +151,22 @@ var linkSecretSettings = [for setting in linkSecretNames: {
 }]
 
 // Flex Consumption sets the worker runtime and version itself (functionAppConfig), not by app setting.
+// The host's storage by service URI, not by account name: `__accountName` builds public-cloud host names
+// (core.windows.net), while the URIs are the account's own endpoints in whichever cloud it lives (Azure Government,
+// Azure China). Identity-based host storage takes either form (Azure Functions, "Connecting to host storage with an
+// identity"; Azure-Samples/functions-quickstart-python-http-azd infra/app/api.bicep sets these three the same way).
 var runtimeSettings = [
   {
-    name: 'AzureWebJobsStorage__accountName'
-    value: storageAccountName
+    name: 'AzureWebJobsStorage__blobServiceUri'
+    value: storage.properties.primaryEndpoints.blob
+  }
+  {
+    name: 'AzureWebJobsStorage__queueServiceUri'
+    value: storage.properties.primaryEndpoints.queue
+  }
+  {
+    name: 'AzureWebJobsStorage__tableServiceUri'
+    value: storage.properties.primaryEndpoints.table
   }
   {
     name: 'AzureWebJobsStorage__credential'
@@ -196,6 +221,9 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
   }
   properties: {
     serverFarmId: plan.id
+    // With vnetEnabled, the app's outbound traffic goes through its subnet: storage and Key Vault by their private
+    // endpoints, the internet (ARM, Entra ID, EMQX) through the subnet's NAT gateway.
+    virtualNetworkSubnetId: empty(appSubnetId) ? null : appSubnetId
     httpsOnly: true
     keyVaultReferenceIdentity: identityId
     siteConfig: {
@@ -221,7 +249,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       }
       runtime: {
         name: 'python'
-        version: '3.11'
+        version: pythonVersion
       }
     }
   }

@@ -42,4 +42,17 @@ resource publisher 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
-output connectionString string = applicationInsights.properties.ConnectionString
+// Entra ID-authenticated ingestion needs a token for Azure Monitor's audience in this cloud: the app's exporter reads
+// it from the connection string's AADAudience and otherwise asks for the public cloud's, https://monitor.azure.com/
+// (azure-monitor-opentelemetry-exporter, _connection_string_parser.py). Added here for Azure Government and Azure
+// China when the connection string does not carry it already.
+var monitorAudiences = {
+  AzureUSGovernment: 'https://monitor.azure.us/'
+  AzureChinaCloud: 'https://monitor.azure.cn/'
+}
+var connectionString = applicationInsights.properties.ConnectionString
+var audience = contains(monitorAudiences, environment().name) ? monitorAudiences[environment().name] : ''
+var needsAudience = !empty(audience) && !contains(toLower(connectionString), 'aadaudience=')
+
+output connectionString string = needsAudience ? '${connectionString};AADAudience=${audience}' : connectionString
+output id string = applicationInsights.id

@@ -35,10 +35,19 @@ trap 'rm -rf "$workdir"' EXIT
 # $(cat) drops the trailing newline that `echo value |` would add to the secret.
 value=$(cat)
 printf '%s' "$value" > "$workdir/value"
-az keyvault secret set --vault-name "$AZURE_KEY_VAULT_NAME" --name "$secret" --file "$workdir/value" \
-  --encoding utf-8 --output none
+if ! az keyvault secret set --vault-name "$AZURE_KEY_VAULT_NAME" --name "$secret" --file "$workdir/value" \
+  --encoding utf-8 --output none; then
+  if [ "${VNET_ENABLED:-false}" = true ]; then
+    echo "The vault takes no public traffic (VNET_ENABLED): run this from a network that reaches its private endpoint." >&2
+  fi
+  exit 1
+fi
 
 site=$(az functionapp show --resource-group "$AZURE_RESOURCE_GROUP" --name "$AZURE_FUNCTION_APP_NAME" --query id --output tsv)
+# The Resource Manager endpoint of the cloud the CLI is signed in to (`az cloud set`): the CLI's cloud metadata, which
+# it reads from ARM's /metadata/endpoints (https://management.usgovcloudapi.net/ in Azure Government,
+# https://management.chinacloudapi.cn/ in Azure China).
+arm=$(az cloud show --query endpoints.resourceManager --output tsv)
 az rest --method post --output none \
-  --url "https://management.azure.com$site/config/configreferences/appsettings/refresh?api-version=2022-03-01"
+  --url "${arm%/}$site/config/configreferences/appsettings/refresh?api-version=2022-03-01"
 echo "$setting stored as Key Vault secret $secret; the Function App re-reads its Key Vault references."

@@ -11,8 +11,9 @@ import re
 from typing import Any
 
 from localcloud.seed import GuideNetwork
-from tests.e2e.test_register_and_approve import decisions, eventually, privatelinks_for
+from tests.e2e.helpers import decisions, privatelinks_for
 from tests.e2e.world import World
+from tests.waiting import eventually
 
 NETWORK = "/providers/Microsoft.Network"
 
@@ -98,7 +99,7 @@ def test_an_approval_whose_update_ended_failed_is_made_again_and_recorded_once(w
             world.run_monitor()
         return link if done else None
 
-    link = eventually(approved, "the connection approved again, and Succeeded in ARM", timeout=60)
+    link = eventually(approved, "the connection approved again, and Succeeded in ARM", 60)
     connection = next(c for c in link["status"]["connections"] if c["status"] == "Approved")["name"]
     puts = [c for c in world.calls() if c["method"] == "PUT" and c["path"].lower().endswith(connection.lower())]
     # Approved twice in ARM (the first update ended Failed), recorded once: the approval that took.

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from tests.e2e.world import World
+from tests.waiting import eventually
 
 WAIT_SECONDS = 30.0
 
@@ -22,14 +22,15 @@ def emqx_connection_status(world: World, pls_id: str) -> str | None:
 
 def running_privatelink(world: World, private_link_id: str) -> dict[str, Any]:
     """The console's PrivateLink once EMQX shows it running, with its IP."""
-    deadline = time.monotonic() + WAIT_SECONDS
-    while True:
-        record = world.emqx_call("GET", f"{world.emqx['consoleUrl']}/{private_link_id}").json()
-        if record["status"] == "running":
-            return dict(record)
-        assert record["status"] == "pending", record
-        assert time.monotonic() < deadline, "EMQX did not bring the PrivateLink up"
-        time.sleep(0.1)
+
+    def record() -> dict[str, Any]:
+        shown = dict(world.emqx_call("GET", f"{world.emqx['consoleUrl']}/{private_link_id}").json())
+        assert shown["status"] in ("running", "pending"), shown
+        return shown
+
+    return eventually(
+        record, "EMQX to bring the PrivateLink up", WAIT_SECONDS, accept=lambda shown: shown["status"] == "running"
+    )
 
 
 def test_the_console_hand_off_then_approval_ip_report_and_redis_test(console_world: World) -> None:
@@ -62,11 +63,13 @@ def test_the_console_hand_off_then_approval_ip_report_and_redis_test(console_wor
     assert created.status_code == 201, created.text
 
     # No call to the app's API from here to the approval: only the monitor's runs, as the timer makes them.
-    deadline = time.monotonic() + WAIT_SECONDS
-    while emqx_connection_status(world, pls_id) != "Approved":
-        assert time.monotonic() < deadline, "the monitor did not approve EMQX's connection"
-        world.run_monitor()
-        time.sleep(0.2)
+    eventually(
+        lambda: emqx_connection_status(world, pls_id) == "Approved",
+        "the monitor to approve EMQX's connection",
+        WAIT_SECONDS,
+        meanwhile=world.run_monitor,
+        interval=0.2,
+    )
     link = world.wait_for("console", lambda link: link["status"]["phase"] == "connecting")
     assert [c["status"] for c in link["status"]["connections"]] == ["Approved"]
 

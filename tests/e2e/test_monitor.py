@@ -6,76 +6,19 @@ the host's `Executed 'Functions.monitor'` line and hands back what the host logg
 
 from __future__ import annotations
 
-import json
 import re
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
-from azure.data.tables import TableClient
 
-from localcloud.seed import GuideNetwork
 from localcloud.stack import APP_CLIENT_ID, REDIS_PASSWORD_SETTING
+from tests.e2e.helpers import Monitor, platform_calls, reset_emqx_calls, running_link
 from tests.e2e.world import World
+from tests.waiting import eventually
 
-# An app setting of the e2e stack holding a password Redis refuses (see conftest).
+# An app setting of the e2e stack holding a password Redis refuses (see tests/e2e/world.py, `stack_world`).
 WRONG_PASSWORD_SETTING = "WRONG_REDIS_PASSWORD"
-_EXECUTED = re.compile(r"Executed 'Functions\.monitor' \((Succeeded|Failed), ")
-_SUMMARY = re.compile(r"monitor: (\d+) links checked, (\d+) skipped, (\d+) errored")
-# The runs `World.wait_for` starts (a few links each) end within a second: this long without one means none is left.
-_QUIET_SECONDS = 1.5
-
-
-@dataclass
-class MonitorRun:
-    outcomes: list[str]
-    log: str
-
-    @property
-    def summaries(self) -> list[tuple[int, int, int]]:
-        """(checked, skipped, errored) per run, as the monitor logs them."""
-        return [(int(c), int(s), int(e)) for c, s, e in _SUMMARY.findall(self.log)]
-
-
-class Monitor:
-    """Runs the monitor now and waits for it, reading the host's log (the admin API answers before the run ends)."""
-
-    def __init__(self, world: World) -> None:
-        self.world = world
-        self.log_file: Path = world.stack.log_dir / "functions-host.log"
-
-    def offset(self) -> int:
-        return self.log_file.stat().st_size
-
-    def log_since(self, offset: int) -> str:
-        with self.log_file.open("rb") as log:
-            log.seek(offset)
-            return log.read().decode("utf-8", errors="replace")
-
-    def settle(self) -> None:
-        """Wait until runs started earlier (`World.wait_for` starts them without waiting) have finished."""
-        offset = self.offset()
-        quiet_since = time.monotonic()
-        while time.monotonic() - quiet_since < _QUIET_SECONDS:
-            time.sleep(0.25)
-            if _EXECUTED.search(self.log_since(offset)):
-                offset, quiet_since = self.offset(), time.monotonic()
-
-    def run(self, times: int = 1, timeout: float = 60, settle: bool = True) -> MonitorRun:
-        """Start `times` runs at once and wait for all of them (after those in flight, unless just `settle`d)."""
-        if settle:
-            self.settle()
-        offset = self.offset()
-        for _ in range(times):
-            self.world.run_monitor()
-        deadline = time.monotonic() + timeout
-        while len(_EXECUTED.findall(text := self.log_since(offset))) < times:
-            assert time.monotonic() < deadline, "the monitor did not finish"
-            time.sleep(0.1)
-        return MonitorRun(outcomes=_EXECUTED.findall(text), log=text)
 
 
 @pytest.fixture(scope="module")
@@ -83,53 +26,10 @@ def monitor(world: World) -> Monitor:
     return Monitor(world)
 
 
-# The app's Platform API budget in its state store (shared.store: table <prefix>Budget, the default prefix).
-BUDGET_TABLE = "emqxplBudget"
-BUDGET_ROW = "spends"
-
-
-def budget_key(world: World) -> str:
-    return f"emqx-platform:{world.emqx['platformApiKey']}"
-
-
-def set_platform_budget_spent(world: World, spent: int) -> None:
-    """Make the app's Platform API budget hold `spent` calls made just now (60 per hour are allowed)."""
-    with TableClient.from_connection_string(world.endpoints["storage"]["connectionString"], BUDGET_TABLE) as table:
-        table.upsert_entity(
-            {"PartitionKey": budget_key(world), "RowKey": BUDGET_ROW, "Spends": json.dumps([time.time()] * spent)}
-        )
-
-
-def platform_budget_spent(world: World) -> int:
-    with TableClient.from_connection_string(world.endpoints["storage"]["connectionString"], BUDGET_TABLE) as table:
-        spends = json.loads(table.get_entity(budget_key(world), BUDGET_ROW)["Spends"])
-    return len([moment for moment in spends if moment > time.time() - 3600])
-
-
 @pytest.fixture(autouse=True)
 def fresh_rate_budgets(world: World) -> None:
     """EMQX's and the app's hourly budgets unspent, whatever the session's earlier tests spent."""
     world.hour_passes()
-
-
-def running_link(world: World, name: str) -> dict[str, Any]:
-    """`World.running_link`, its VM kept mapped to the real Redis after other tests seed theirs.
-
-    Every seeded network names its VM `demo-redis` and ARM keeps one VM per name, so the next seed would take the
-    data path away from this link's backend NIC; a VM of its own keeps it.
-    """
-    network, link = world.running_link(name)
-    keep_vm(world, network)
-    return link
-
-
-def keep_vm(world: World, network: GuideNetwork) -> None:
-    redis = world.endpoints["redis"]
-    answer = world.cloud.put(
-        f"{world.arm_url}/localcloud/vms/redis-{network.resource_group}",
-        json={"nicId": network.nic_id, "ports": {"6379": f"{redis['host']}:{redis['port']}"}},
-    )
-    answer.raise_for_status()
 
 
 @pytest.fixture(scope="module")
@@ -152,38 +52,17 @@ def _pls_id(link: dict[str, Any]) -> str:
     return str(link["status"]["resources"]["privateLinkServiceId"])
 
 
+def _pls_list_of(link: dict[str, Any]) -> str:
+    """The monitor's one read for the link's resource group: the list of its private link services."""
+    return f"{_group_of(link)}/providers/microsoft.network/privatelinkservices"
+
+
 def _put_spec(world: World, name: str, **emqx: Any) -> dict[str, Any]:
     spec = world.get_link(name)["spec"]
     spec["emqx"].update(emqx)
     answer = world.put_link(name, spec)
     assert answer.status_code == 200, answer.text
     return dict(answer.json())
-
-
-def _emqx_control(world: World) -> str:
-    return str(world.emqx["consoleUrl"]).removesuffix("/console/privatelinks")
-
-
-def emqx_calls(world: World) -> list[dict[str, Any]]:
-    answer = world.cloud.get(f"{_emqx_control(world)}/calls")
-    answer.raise_for_status()
-    return list(answer.json()["calls"])
-
-
-def reset_emqx_calls(world: World) -> None:
-    world.cloud.delete(f"{_emqx_control(world)}/calls").raise_for_status()
-
-
-def platform_calls(world: World) -> list[dict[str, Any]]:
-    return [c for c in emqx_calls(world) if "/public_api/" in c["path"]]
-
-
-def inject_emqx_fault(world: World, **fault: Any) -> None:
-    world.cloud.post(f"{_emqx_control(world)}/faults", json=fault).raise_for_status()
-
-
-def clear_emqx_faults(world: World) -> None:
-    world.cloud.delete(f"{_emqx_control(world)}/faults").raise_for_status()
 
 
 def _console_record(world: World, private_link_id: str) -> dict[str, Any]:
@@ -228,10 +107,13 @@ def test_a_private_link_service_deleted_behind_the_apps_back_is_detected(world: 
         world.arm_delete(connection["id"])
     world.arm_delete(pls_id)
     emqx_id = link["status"]["emqx"]["id"]
-    deadline = time.monotonic() + 30
-    while (record := _console_record(world, emqx_id))["status"] != "failed":
-        assert time.monotonic() < deadline, f"EMQX never noticed: {record}"
-        time.sleep(0.2)
+    eventually(
+        lambda: _console_record(world, emqx_id),
+        "EMQX to notice",
+        30,
+        accept=lambda record: record["status"] == "failed",
+        interval=0.2,
+    )
 
     monitor.run()
     status = world.get_link("vanished")["status"]
@@ -280,7 +162,8 @@ def test_one_links_failure_does_not_stop_the_others_and_fails_the_run(
     before = healthy["status"]["updatedAt"]
     monitor.settle()
     world.reset_calls()
-    world.inject_fault(method="GET", path=f"(?i){re.escape(_pls_id(broken))}$", kind="status", status=403, count=1)
+    # The list of the broken link's resource group is refused: that link fails, alone.
+    world.inject_fault(method="GET", path=f"(?i){re.escape(_pls_list_of(broken))}$", kind="status", status=403, count=1)
     run = monitor.run(settle=False)
 
     assert run.outcomes == ["Failed"]
@@ -291,7 +174,7 @@ def test_one_links_failure_does_not_stop_the_others_and_fails_the_run(
     assert after["status"]["updatedAt"] > before
     assert after["status"]["phase"] == "running" and after["status"]["health"] == "healthy"
     reads = [c["path"].lower() for c in world.calls() if c["kind"] == "read" and c["identity"] == APP_CLIENT_ID]
-    assert _pls_id(healthy).lower() in reads
+    assert _pls_list_of(healthy) in reads
 
     assert monitor.run().outcomes == ["Succeeded"]
 

@@ -15,9 +15,8 @@ from contextlib import contextmanager
 import pytest
 
 from shared.model import Link, parse_link_spec
-from shared.settings import Settings
 from shared.store import Store
-from tests.e2e.test_monitor import (
+from tests.e2e.helpers import (
     Monitor,
     MonitorRun,
     clear_emqx_faults,
@@ -49,11 +48,6 @@ def fresh_rate_budgets(world: World) -> None:
     world.hour_passes()
 
 
-def _store(world: World) -> Store:
-    connection = world.endpoints["storage"]["connectionString"]
-    return Store.from_settings(Settings.from_mapping({"STATE_STORAGE_CONNECTION_STRING": connection}))
-
-
 def _copy(source: Link, name: str) -> Link:
     """`source` under another name, naming the same Azure resources (the derived names made explicit)."""
     body = source.spec.model_dump(mode="json", by_alias=True, exclude_none=True)
@@ -66,22 +60,20 @@ def _copy(source: Link, name: str) -> Link:
     )
 
 
-async def _write_copies(world: World, names: list[str]) -> None:
-    async with _store(world) as store:
-        sources = [await store.get_link(name) for name in SOURCES]
-        limit = asyncio.Semaphore(16)
+async def _write_copies(store: Store, names: list[str]) -> None:
+    sources = [await store.get_link(name) for name in SOURCES]
+    limit = asyncio.Semaphore(16)
 
-        async def write(index: int, name: str) -> None:
-            async with limit:
-                await store.create_link(_copy(sources[index % len(sources)], name))
+    async def write(index: int, name: str) -> None:
+        async with limit:
+            await store.create_link(_copy(sources[index % len(sources)], name))
 
-        await asyncio.gather(*(write(i, name) for i, name in enumerate(names)))
+    await asyncio.gather(*(write(i, name) for i, name in enumerate(names)))
 
 
-async def _delete_copies(world: World, names: list[str]) -> None:
-    async with _store(world) as store:
-        for name in names:
-            await store.delete_link(name)
+async def _delete_copies(store: Store, names: list[str]) -> None:
+    for name in names:
+        await store.delete_link(name)
 
 
 @contextmanager
@@ -89,11 +81,11 @@ def links(world: World, count: int) -> Iterator[list[str]]:
     """`count` running links: the two real ones and copies, the copies removed after."""
     copies = [f"bulk-{i:03d}" for i in range(count - len(SOURCES))]
     try:
-        asyncio.run(_write_copies(world, copies))
+        world.with_store(lambda store: _write_copies(store, copies))
         yield [*SOURCES, *copies]
     finally:
         # Straight from the store: a DELETE would tear down the Azure resources the copies share with their source.
-        asyncio.run(_delete_copies(world, copies))
+        world.with_store(lambda store: _delete_copies(store, copies))
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -106,18 +98,17 @@ def sources(world: World) -> Iterator[None]:
         world.delete_until_gone(name)
 
 
-async def _checked_since(world: World, moment: float) -> set[str]:
+async def _checked_since(store: Store, moment: float) -> set[str]:
     """The links whose status a run saved at or after `moment`."""
     checked: set[str] = set()
     token: str | None = None
-    async with _store(world) as store:
-        while True:
-            page, token = await store.list_links(1000, token)
-            checked.update(
-                link.name for link in page if link.status.updated_at and link.status.updated_at.timestamp() >= moment
-            )
-            if token is None:
-                return checked
+    while True:
+        page, token = await store.list_links(1000, token)
+        checked.update(
+            link.name for link in page if link.status.updated_at and link.status.updated_at.timestamp() >= moment
+        )
+        if token is None:
+            return checked
 
 
 def _totals(run: MonitorRun) -> tuple[int, int, int]:
@@ -138,7 +129,7 @@ def test_every_link_is_checked_in_one_run_with_one_platform_call(world: World, m
         calls = platform_calls(world)
         assert [(c["method"], c["status"]) for c in calls] == [("GET", 200)], calls
         assert platform_budget_spent(world) == 1
-        assert set(names) <= asyncio.run(_checked_since(world, started))
+        assert set(names) <= world.with_store(lambda store: _checked_since(store, started))
         assert {world.get_link(name)["status"]["phase"] for name in names[:: LINKS // 10]} == {"running"}
 
 

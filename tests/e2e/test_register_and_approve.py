@@ -9,12 +9,11 @@ only, so ARM itself refuses an endpoint from any third subscription.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -22,28 +21,15 @@ import httpx
 import pytest
 
 from localcloud.seed import GuideNetwork
-from shared.model import AuditRecord
-from shared.settings import Settings
-from shared.store import Store
-from tests.e2e.conftest import stack_world
-from tests.e2e.world import World
+from tests.e2e.helpers import decisions, platform_auth, privatelinks_for
+from tests.e2e.world import World, stack_world
+from tests.waiting import eventually
 
 CONNECTION_WRITE = "Microsoft.Resources.ResourceWriteSuccess"
 WAIT_SECONDS = 20.0
 
 
 # -- helpers ---------------------------------------------------------------------------------------------
-
-
-def eventually(check: Callable[[], Any], what: str, timeout: float = WAIT_SECONDS) -> Any:
-    """Poll `check` until it returns something truthy; that value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 def provisioned(world: World, name: str, body: dict[str, Any]) -> None:
@@ -65,7 +51,9 @@ def run_monitor_once(world: World, name: str) -> None:
     """One monitor run, waited for: it saves every link it checks, link `name` among them."""
     before = world.get_link(name)["status"]["updatedAt"]
     world.run_monitor()
-    eventually(lambda: world.get_link(name)["status"]["updatedAt"] != before, f"a monitor run to check {name}")
+    eventually(
+        lambda: world.get_link(name)["status"]["updatedAt"] != before, f"a monitor run to check {name}", WAIT_SECONDS
+    )
 
 
 def pls_id(answer: dict[str, Any]) -> str:
@@ -103,10 +91,6 @@ def emqx_base(world: World) -> str:
     return str(world.emqx["consoleUrl"]).removesuffix("/localcloud/console/privatelinks")
 
 
-def platform_auth(world: World) -> tuple[str, str]:
-    return world.emqx["platformApiKey"], world.emqx["platformApiSecret"]
-
-
 def an_hour_passes_at_emqx(world: World) -> None:
     """EMQX allows 6 PrivateLink creations per hour per key, and the session's tests share one key: move EMQX's
     clock an hour on before creating one, so that this test does not depend on how many others ran before."""
@@ -133,16 +117,6 @@ def create_privatelink_in_console(world: World, alias: str) -> dict[str, Any]:
     )
     assert answer.status_code == 201, answer.text
     return dict(answer.json())
-
-
-def privatelinks_for(world: World, alias: str) -> list[dict[str, Any]]:
-    answer = world.emqx_call(
-        "GET",
-        f"{world.emqx['platformApiUrl']}/deployments/{world.emqx['deploymentId']}/privatelinks",
-        auth=platform_auth(world),
-    )
-    assert answer.status_code == 200, answer.text
-    return [r for r in answer.json() if r["privateLinkServiceId"].lower() == alias.lower()]
 
 
 def foreign_endpoint(world: World, network: GuideNetwork, pls: str, name: str) -> str:
@@ -205,7 +179,7 @@ def settle_events(world: World, subject_prefix: str) -> None:
         handled = {d["eventId"] for d in all_deliveries(world) if d["status"] is not None and d["status"] < 300}
         return all(e["id"] in handled for e in events)
 
-    eventually(settled, f"the events about {subject_prefix} to be delivered")
+    eventually(settled, f"the events about {subject_prefix} to be delivered", WAIT_SECONDS)
 
 
 def deliver(world: World, event: dict[str, Any]) -> httpx.Response:
@@ -244,18 +218,6 @@ def forged_event(world: World, subject: str, event_type: str = CONNECTION_WRITE,
     }
 
 
-def audit_of(world: World, link: str) -> list[AuditRecord]:
-    async def read() -> list[AuditRecord]:
-        async with Store.from_settings(Settings.from_mapping(world.stack.app_settings)) as store:
-            return await store.list_audit(link)
-
-    return asyncio.run(read())
-
-
-def decisions(world: World, link: str, connection: str) -> list[AuditRecord]:
-    return [r for r in audit_of(world, link) if r.action == "decide connection" and r.subject == connection]
-
-
 def error_targets(answer: Any) -> list[str | None]:
     error = answer.json()["error"]
     return [error.get("target")] + [d.get("target") for d in error.get("details") or []]
@@ -286,7 +248,9 @@ def test_a_pending_connection_is_approved_by_one_event_delivery_when_azure_sends
     settle_events(world, pls)
     with event_grid(world, pendingConnectionEvents=True):
         create_privatelink_through_api(world, answer["alias"])
-        approved = eventually(lambda: approved_emqx_connection(world, pls), "the event to approve EMQX's connection")
+        approved = eventually(
+            lambda: approved_emqx_connection(world, pls), "the event to approve EMQX's connection", WAIT_SECONDS
+        )
         settle_events(world, pls)
     pending_event = next(e for e in published(world, approved["id"]) if e["eventType"] == CONNECTION_WRITE)
     attempts = deliveries(world, pending_event["id"])
@@ -309,15 +273,17 @@ def test_without_a_pending_event_one_monitor_run_approves(console_world: World) 
     settings = world.cloud.get(f"{world.arm_url}/localcloud/eventgrid/settings").json()
     assert settings["pendingConnectionEvents"] is False
     create_privatelink_through_api(world, answer["alias"])
-    pending = eventually(lambda: emqx_connection(world, pls), "EMQX's Pending connection")
+    pending = eventually(lambda: emqx_connection(world, pls), "EMQX's Pending connection", WAIT_SECONDS)
     settle_events(world, pls)
     assert status_of(emqx_connection(world, pls) or {}) == "Pending"
     assert published(world, pending["id"]) == []
     assert world.get_link("by-monitor")["status"]["phase"] == "awaitingConsole"
 
     world.run_monitor()
-    eventually(lambda: approved_emqx_connection(world, pls), "one monitor run to approve")
-    records = eventually(lambda: decisions(world, "by-monitor", pending["name"]), "the approval's audit record")
+    eventually(lambda: approved_emqx_connection(world, pls), "one monitor run to approve", WAIT_SECONDS)
+    records = eventually(
+        lambda: decisions(world, "by-monitor", pending["name"]), "the approval's audit record", WAIT_SECONDS
+    )
     assert [(r.actor, r.decision) for r in records] == [("monitor", "approve")]
 
 
@@ -417,7 +383,7 @@ def test_connections_the_policy_does_not_allow_stay_as_they_are_whatever_an_even
     settle_events(world, pls)
     endpoint = foreign_endpoint(world, network, pls, "pe-outsider")
     create_privatelink_in_console(world, answer["alias"])
-    emqx_pending = eventually(lambda: emqx_connection(world, pls), "EMQX's Pending connection")
+    emqx_pending = eventually(lambda: emqx_connection(world, pls), "EMQX's Pending connection", WAIT_SECONDS)
     set_connection(world, emqx_pending, "Rejected")
     outsider = connection_from(world, pls, network.subscription_id)
     assert outsider is not None
@@ -464,7 +430,7 @@ def test_a_connection_from_another_subscription_is_rejected_when_configured(stri
     pls = pls_id(answer)
     foreign_endpoint(world, network, pls, "pe-strict")
     create_privatelink_in_console(world, answer["alias"])
-    eventually(lambda: emqx_connection(world, pls), "EMQX's connection")
+    eventually(lambda: emqx_connection(world, pls), "EMQX's connection", WAIT_SECONDS)
     link = world.wait_for("strict", lambda link: len({c["status"] for c in link["status"]["connections"]}) == 2)
     by_status = {c["status"]: c["name"] for c in link["status"]["connections"]}
     assert set(by_status) == {"Approved", "Rejected"}
@@ -500,7 +466,7 @@ def test_an_event_about_a_service_the_app_does_not_manage_approves_nothing(conso
         },
     )
     create_privatelink_in_console(world, service["properties"]["alias"])
-    pending = eventually(lambda: emqx_connection(world, lookalike), "EMQX's connection to the look-alike")
+    pending = eventually(lambda: emqx_connection(world, lookalike), "EMQX's connection to the look-alike", WAIT_SECONDS)
     world.reset_calls()
 
     webhook_post(world, forged_event(world, pending["id"]))
@@ -517,10 +483,12 @@ def test_a_duplicated_or_replayed_event_approves_once_with_one_audit_record(cons
     settle_events(world, pls)
     with event_grid(world, pendingConnectionEvents=True, duplicates=2):
         create_privatelink_in_console(world, answer["alias"])
-        approved = eventually(lambda: approved_emqx_connection(world, pls), "the event to approve EMQX's connection")
+        approved = eventually(
+            lambda: approved_emqx_connection(world, pls), "the event to approve EMQX's connection", WAIT_SECONDS
+        )
         settle_events(world, pls)
     pending_event = next(e for e in published(world, approved["id"]) if e["eventType"] == CONNECTION_WRITE)
-    eventually(lambda: len(deliveries(world, pending_event["id"])) == 3, "the event's three deliveries")
+    eventually(lambda: len(deliveries(world, pending_event["id"])) == 3, "the event's three deliveries", WAIT_SECONDS)
     world.reset_calls()
     webhook_post(world, pending_event)
     webhook_post(world, forged_event(world, approved["id"]))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 
@@ -10,6 +9,7 @@ from azure.core.exceptions import ResourceExistsError
 from azure.data.tables import TableClient
 
 from tests.e2e.world import TABLE_PREFIX, World
+from tests.waiting import eventually
 
 
 def table(world: World, suffix: str) -> TableClient:
@@ -34,14 +34,19 @@ def test_the_monitor_forgets_what_no_one_needs_any_more(world: World) -> None:
             audit.upsert_entity(
                 {"PartitionKey": "retention", "RowKey": row_key(now - age), "actor": "test", "action": key}
             )
-        deadline = time.monotonic() + 30
-        while True:
+
+        def kept() -> tuple[set[str], set[str]]:
             world.run_monitor()
             event_keys = {row["RowKey"] for row in events.list_entities()}
             actions = {row["action"] for row in audit.query_entities("PartitionKey eq 'retention'")}
-            if "aa-stale" not in event_keys and "ancient" not in actions:
-                break
-            assert time.monotonic() < deadline, (event_keys, actions)
-            time.sleep(0.5)
+            return event_keys, actions
+
+        event_keys, actions = eventually(
+            kept,
+            "the monitor to forget the stale event and the ancient audit record",
+            30,
+            accept=lambda found: "aa-stale" not in found[0] and "ancient" not in found[1],
+            interval=0.5,
+        )
         assert "bb-fresh" in event_keys
         assert actions == {"recent"}

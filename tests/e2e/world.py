@@ -3,7 +3,9 @@ control APIs (ARM call counters and faults, EMQX console and connectors, Event G
 
 Every test gets its own resource group (`World.network()`), so tests share one stack without sharing resources.
 The monitor's timer is off in these stacks (its schedule is yearly); a test runs it when it wants with
-`World.run_monitor()`, through the host's admin endpoint as Core Tools does.
+`World.run_monitor()`, through the host's admin endpoint as Core Tools does. The app's records (its budgets among
+them) are read and set through the app's own store API (`World.with_store`); only a test of what a table holds
+(a tampered row, retention) goes to the table itself.
 """
 
 from __future__ import annotations
@@ -12,21 +14,56 @@ import asyncio
 import itertools
 import ssl
 import time
-from collections.abc import Callable
-from contextlib import suppress
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any, TypeVar
 
 import httpx
-from azure.core.exceptions import ResourceExistsError
-from azure.data.tables import TableClient, UpdateMode
+import pytest
 
 from localcloud.emqx.arm_client import ArmClient
-from localcloud.seed import GuideNetwork, link_body, operator_client, seed_guide_network
-from localcloud.stack import Stack
+from localcloud.seed import GuideNetwork, operator_client, seed_guide_network
+from localcloud.stack import (
+    DEPLOYMENT_KEY_SETTING,
+    DEPLOYMENT_SECRET_SETTING,
+    LINK_SECRET_SETTINGS,
+    REDIS_PASSWORD_SETTING,
+    Stack,
+    StackOptions,
+)
+from shared.settings import Settings
+from shared.store import Store
+from tests import bodies
+from tests.waiting import eventually
 
-NEVER = "0 0 0 1 1 *"
-TABLE_PREFIX = "emqxpl"  # the app's default STATE_TABLE_PREFIX  # once a year: the tests run the monitor themselves
+T = TypeVar("T")
+
+NEVER = "0 0 0 1 1 *"  # once a year: the tests run the monitor themselves
+TABLE_PREFIX = "emqxpl"  # the app's default STATE_TABLE_PREFIX
+SPEED = 50.0
 _group_numbers = itertools.count(1)
+
+
+def stack_world(tmp_path_factory: pytest.TempPathFactory, mode: str, **settings: str) -> Iterator[World]:
+    """A world on its own stack at fifty times real speed; `settings` adds or overrides app settings."""
+    options = StackOptions(
+        workdir=tmp_path_factory.mktemp(f"localcloud-{mode}"),
+        speed=SPEED,
+        registration_mode=mode,
+        extra_settings={
+            "MONITOR_SCHEDULE": NEVER,
+            "PROVISION_BUDGET_SECONDS": "60",
+            # A password Redis refuses: a link names this setting to fail its Redis test.
+            "WRONG_REDIS_PASSWORD": "not-the-redis-password",
+            "LINK_SECRET_SETTINGS": ",".join((*LINK_SECRET_SETTINGS, "WRONG_REDIS_PASSWORD")),
+            **settings,
+        },
+    )
+    with Stack(options) as stack:
+        world = World(stack)
+        try:
+            yield world
+        finally:
+            world.close()
 
 
 class World:
@@ -48,6 +85,15 @@ class World:
         self.emqx_base = self.emqx["platformApiUrl"].split("/public_api/")[0]
         self.subscription_id = self.endpoints["arm"]["subscriptionId"]
         self.emqx_subscription_id = self.endpoints["arm"]["emqxSubscriptionId"]
+        self.deployment = bodies.Deployment(
+            self.emqx["deploymentId"],
+            self.emqx["deploymentApiUrl"],
+            DEPLOYMENT_KEY_SETTING,
+            DEPLOYMENT_SECRET_SETTING,
+            REDIS_PASSWORD_SETTING,
+        )
+        # The app's budget of EMQX Platform API calls (60 an hour per key), as shared.emqx names it in the store.
+        self.platform_budget_key = f"emqx-platform:{self.emqx['platformApiKey']}"
 
     def close(self) -> None:
         for client in (self.api, self.host, self.cloud):
@@ -125,7 +171,8 @@ class World:
     # -- the app ---------------------------------------------------------------------------------------
 
     def link_body(self, network: GuideNetwork, **azure: Any) -> dict[str, Any]:
-        return link_body(network, self.endpoints, **azure)
+        """A link's PUT body over `network` and localcloud's v5 deployment; `azure` overrides or adds Azure fields."""
+        return bodies.link_body(network, self.deployment, **azure)
 
     def put_link(self, name: str, body: dict[str, Any], **params: str) -> httpx.Response:
         return self.api.put(f"/links/{name}", json=body, params=params)
@@ -145,15 +192,14 @@ class World:
         self, name: str, check: Callable[[dict[str, Any]], bool], timeout: float = 60, monitor: bool = True
     ) -> dict[str, Any]:
         """GET the link until `check` holds, running the monitor between reads (as the timer would)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            link = self.get_link(name)
-            if check(link):
-                return link
-            assert time.monotonic() < deadline, f"timed out; last state: {link['status']}"
-            if monitor:
-                self.run_monitor()
-            time.sleep(0.2)
+        return eventually(
+            lambda: self.get_link(name),
+            lambda link: f"link {name}; last state: {link['status']}",
+            timeout,
+            accept=check,
+            meanwhile=self.run_monitor if monitor else None,
+            interval=0.2,
+        )
 
     def run_monitor(self) -> None:
         answer = self.host.post(
@@ -172,26 +218,26 @@ class World:
         app's shared budget record is emptied, as an hour of real time would do to both.
         """
         self.cloud.post(f"{self.emqx_base}/localcloud/clock", json={"advanceSeconds": 3600}).raise_for_status()
-        key = f"emqx-platform:{self.emqx['platformApiKey']}"
-        with self._table("Budget") as table:
-            with suppress(ResourceExistsError):
-                table.create_table()
-            table.upsert_entity({"PartitionKey": key, "RowKey": "spends", "Spends": "[]"}, mode=UpdateMode.REPLACE)
+        self.with_store(lambda store: store.clear_budget(self.platform_budget_key))
 
-    def _table(self, suffix: str) -> TableClient:
-        return TableClient.from_connection_string(
-            self.endpoints["storage"]["connectionString"], table_name=f"{TABLE_PREFIX}{suffix}"
-        )
+    def with_store(self, action: Callable[[Store], Awaitable[T]]) -> T:
+        """`action` on the app's own state store (shared.store), opened from the app's settings, and closed."""
+
+        async def run() -> T:
+            async with Store.from_settings(Settings.from_mapping(self.stack.app_settings)) as store:
+                return await action(store)
+
+        return asyncio.run(run())
 
     def delete_until_gone(self, name: str, timeout: float = 60, **params: str) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
+        def gone() -> bool:
             answer = self.api.delete(f"/links/{name}", params=params)
             if answer.status_code == 204:
-                return
+                return True
             assert answer.status_code == 202, answer.text
-            assert time.monotonic() < deadline, "the teardown did not finish"
-            time.sleep(0.3)
+            return False
+
+        eventually(gone, f"the teardown of {name} to finish", timeout, interval=0.3)
 
     def running_link(self, name: str, **azure: Any) -> tuple[GuideNetwork, dict[str, Any]]:
         """A link through its whole set-up in api mode: provisioned, registered, approved, running, tested."""

@@ -31,37 +31,29 @@ from shared.model import (
 )
 from shared.settings import Settings
 from shared.store import Store
+from tests.bodies import NETWORK, SUB, Deployment, FakeNetwork, link_body
 
-SUB = "0b1f6471-1bf0-4dda-aec3-cb9272f09590"
-NETWORK = f"/subscriptions/{SUB}/resourceGroups/rg-network/providers/Microsoft.Network"
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+# The links stored here: one subnet, NICs by name (`spec`), the deployment's settings under short names.
+LINK_NETWORK = FakeNetwork(
+    SUB,
+    "rg-demo",
+    "eastus",
+    f"{NETWORK}/virtualNetworks/vnet/subnets/default",
+    f"{NETWORK}/networkInterfaces/redis-nic",
+)
+DEPLOYMENT = Deployment("w41b11c0", "https://w41b11c0.emqx.cloud:8443", "EMQX_KEY", "EMQX_SECRET", "REDIS_PASSWORD")
 
 
 def spec(name: str = "demo", nic_names: list[str] | None = None) -> LinkSpec:
     nics = [f"{NETWORK}/networkInterfaces/{nic}" for nic in nic_names or ["redis-nic"]]
-    return LinkSpec.model_validate(
-        {
-            "name": name,
-            "azure": {
-                "subscriptionId": SUB,
-                "resourceGroup": "rg-demo",
-                "location": "eastus",
-                "frontendSubnetId": f"{NETWORK}/virtualNetworks/vnet/subnets/default",
-                "backendNicIds": nics,
-                "forwarding": "loadBalancingRule" if len(nics) > 1 else "natRule",
-                "frontendPort": 6379,
-                "backendPort": 6379,
-            },
-            "emqx": {
-                "deploymentId": "w41b11c0",
-                "deploymentApiVersion": "v5",
-                "deploymentApiUrl": "https://w41b11c0.emqx.cloud:8443",
-                "apiKeySetting": "EMQX_KEY",
-                "apiSecretSetting": "EMQX_SECRET",
-                "redisPasswordSetting": "REDIS_PASSWORD",
-            },
-        }
+    body = link_body(
+        LINK_NETWORK,
+        DEPLOYMENT,
+        backendNicIds=nics,
+        forwarding="loadBalancingRule" if len(nics) > 1 else "natRule",
     )
+    return LinkSpec.model_validate({"name": name, **body})
 
 
 def settings_for(connection_string: str, prefix: str) -> Settings:

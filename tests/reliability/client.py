@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from tests.reliability.world import ReliableWorld
+from tests.waiting import eventually
 
 # Answers that say "not yet": accepted and carried on by the timer (202), or a temporary failure to retry.
 NOT_YET = (202, 502, 503)
@@ -56,17 +57,24 @@ def drive(
 
 def settle(world: ReliableWorld, name: str, check: Check, timeout: float = 40) -> dict[str, Any] | None:
     """Run the monitor, one whole run at a time, until the link as GET shows it (None once it is gone) passes."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def shown() -> dict[str, Any] | None:
         answer = world.api.get(f"/links/{name}")
         check_answer(answer, (200, 404))
-        link = answer.json() if answer.status_code == 200 else None
-        if check(link):
-            return link
-        assert time.monotonic() < deadline, f"link {name} did not settle: {link and link['status']}"
+        return answer.json() if answer.status_code == 200 else None
+
+    def monitor_run() -> None:
         world.hour_passes()
         world.monitor_once()
-        time.sleep(0.1)
+
+    return eventually(
+        shown,
+        lambda link: f"link {name} to settle; last state: {link and link['status']}",
+        timeout,
+        accept=check,
+        meanwhile=monitor_run,
+        interval=0.1,
+    )
 
 
 def provisioned(link: dict[str, Any] | None) -> bool:

@@ -1,5 +1,5 @@
-"""The reliability suite's shared stack (see `tests.reliability.stacks`), the secret watch over every stack it
-starts, and the crash scenario, started with the session because it waits out a dead run's lease in real time.
+"""The reliability suite's shared stack (see `tests.reliability.stacks`) and the secret watch over every stack it
+starts. A crash in the middle of a run, waited out on a clock that jumps, is in `tests/inprocess`.
 """
 
 from __future__ import annotations
@@ -9,12 +9,9 @@ from collections.abc import Iterator
 import pytest
 
 from localcloud.stack import Stack
-from tests.reliability.crash import CrashRecovery
 from tests.reliability.secret_watch import SECRET_KINDS, SecretWatch
 from tests.reliability.stacks import stack_options, watched_world
 from tests.reliability.world import ReliableWorld
-
-CRASH_TESTS = "test_recovery_after_a_crash.py"
 
 
 @pytest.fixture(scope="session")
@@ -45,19 +42,3 @@ def world(reliable_world: ReliableWorld) -> Iterator[ReliableWorld]:
     yield reliable_world
     reliable_world.clear_faults()
     reliable_world.clear_emqx_faults()
-
-
-@pytest.fixture(scope="session", autouse=True)
-def crash_recovery(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, secret_watch: SecretWatch
-) -> Iterator[CrashRecovery | None]:
-    """The crash scenario, under way from the first test on when its test is selected; that test takes its outcome."""
-    if not any(item.path.name == CRASH_TESTS for item in request.session.items):
-        yield None
-        return
-    scenario = CrashRecovery(tmp_path_factory.mktemp("crash"), secret_watch)
-    scenario.start()
-    try:
-        yield scenario
-    finally:
-        scenario.join()

@@ -27,6 +27,7 @@ from tests.reliability.client import check_answer
 from tests.reliability.secret_watch import SecretWatch
 from tests.reliability.stacks import watched_world
 from tests.reliability.world import ReliableWorld
+from tests.waiting import eventually
 
 # How long a call keeps meeting a dead host before the run is given up on.
 HOST_DOWN_SECONDS = 60.0
@@ -146,19 +147,26 @@ class LiveHost:
         lost: Callable[[httpx.TransportError], None] = lambda _error: None,
     ) -> httpx.Response:
         """Make `request` until the app answers it; `lost` hears of every attempt that got no answer."""
-        deadline = time.monotonic() + HOST_DOWN_SECONDS
-        while True:
+
+        def attempt() -> httpx.Response | httpx.TransportError:
             _generation, world = self.current()
             try:
-                answer = request(world)
+                return request(world)
             except httpx.TransportError as error:
                 lost(error)
                 # A dead host: `current` waits for the next one. Any other lost connection: a moment, then again.
-                assert time.monotonic() < deadline, f"the app did not answer for {HOST_DOWN_SECONDS} s: {error!r}"
-                time.sleep(0.05)
-                continue
-            self._keep_links(answer)
-            return answer
+                return error
+
+        answer = eventually(
+            attempt,
+            lambda error: f"the app to answer; no answer for {HOST_DOWN_SECONDS} s: {error!r}",
+            HOST_DOWN_SECONDS,
+            accept=lambda outcome: isinstance(outcome, httpx.Response),
+            interval=0.05,
+        )
+        assert isinstance(answer, httpx.Response)
+        self._keep_links(answer)
+        return answer
 
     def _keep_links(self, answer: httpx.Response) -> None:
         if answer.headers.get("content-type", "").split(";")[0] != "application/json":
@@ -190,9 +198,9 @@ class LiveHost:
                 world.run_monitor()
             except httpx.TransportError:
                 return
-            deadline = time.monotonic() + timeout
-            while world.monitor_runs_done() <= before:
-                if self._gone(generation):
-                    return
-                assert time.monotonic() < deadline, "the monitor run did not finish"
-                time.sleep(0.05)
+            eventually(
+                lambda: world.monitor_runs_done() > before or self._gone(generation),
+                "the monitor run to finish",
+                timeout,
+                interval=0.05,
+            )

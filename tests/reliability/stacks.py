@@ -28,7 +28,8 @@ def stack_options(workdir: Path) -> StackOptions:
         extra_settings={
             "MONITOR_SCHEDULE": NEVER,
             "PROVISION_BUDGET_SECONDS": str(BUDGET_SECONDS),
-            # A dead run's lease is over within seconds, so crash tests wait no real minute.
+            # A killed host's leases are ended by the tests themselves (`ReliableWorld.dead_leases_expire`,
+            # `DeadLeases`); the margin covers a live run outlasting its budget (a slow answer, say).
             "LEASE_MARGIN_SECONDS": str(LEASE_MARGIN_SECONDS),
         },
     )

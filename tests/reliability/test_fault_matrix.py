@@ -58,13 +58,15 @@ class Step:
     name: str
     cloud: str  # "arm" or "emqx"
     method: str
-    target: str  # what the path names: "subnet", "LB", "NIC", "PLS", "connection" or "privatelinks" (EMQX)
+    target: str  # what the path names: "subnet", "LB", "NIC", "PLS", "PLS list", "connection", "privatelinks" (EMQX)
 
     def path(self, world: ReliableWorld, paths: LinkPaths) -> str:
         if self.target == "privatelinks":
             return f"^{world.privatelinks_path}$"
         if self.target == "connection":
             return paths.connections()
+        if self.target == "PLS list":
+            return paths.private_link_services()
         resource = {
             "subnet": paths.subnet,
             "LB": paths.load_balancer,
@@ -82,7 +84,7 @@ STEPS = [
     Step("register", "PLS visibility PUT", "arm", "PUT", "PLS"),
     Step("register", "EMQX PrivateLink create", "emqx", "POST", "privatelinks"),
     Step("register", "connection PUT (the approval)", "arm", "PUT", "connection"),
-    Step("monitor", "PLS GET", "arm", "GET", "PLS"),
+    Step("monitor", "PLS list of the group", "arm", "GET", "PLS list"),
     Step("monitor", "EMQX PrivateLink list", "emqx", "GET", "privatelinks"),
     Step("remove", "connection DELETE", "arm", "DELETE", "connection"),
     Step("remove", "PLS DELETE", "arm", "DELETE", "PLS"),

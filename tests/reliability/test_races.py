@@ -36,6 +36,7 @@ from tests.reliability.invariants import assert_nothing_left, assert_one_of_each
 from tests.reliability.secret_watch import SecretWatch
 from tests.reliability.stacks import BUDGET_SECONDS, stack_options, watched_world
 from tests.reliability.world import LinkPaths, ReliableWorld
+from tests.waiting import eventually
 
 # The app's ARM client retries three times: a status fault must answer four times to reach the app.
 ARM_ATTEMPTS = 4
@@ -140,10 +141,14 @@ def test_removal_finds_a_privatelink_whose_creator_died_before_recording_it(
             before.emqx_fault("POST", f"^{before.privatelinks_path}$", "late", 1, delaySeconds=5)
             with ThreadPoolExecutor(max_workers=1) as pool:
                 registering = pool.submit(_register_that_dies, before)
-                deadline = time.monotonic() + 30
-                while not [pl for pl in before.emqx_privatelinks() if pl["privateLinkServiceId"] == alias]:
-                    assert time.monotonic() < deadline and not registering.done(), "EMQX never got the create"
-                    time.sleep(0.02)
+
+                def created() -> bool:
+                    if [pl for pl in before.emqx_privatelinks() if pl["privateLinkServiceId"] == alias]:
+                        return True
+                    assert not registering.done(), "EMQX never got the create"
+                    return False
+
+                eventually(created, "EMQX to get the create", 30, interval=0.02)
                 stack.kill_host()
                 stack.restart_host()
                 registering.result()
@@ -174,10 +179,14 @@ def test_a_delete_whose_host_dies_after_emqx_let_go_carries_on(tmp_path: Path, s
             slow = before.emqx_fault("DELETE", f"^{before.privatelinks_path}/[^/]+$", "slow", 1, delaySeconds=3)
             with ThreadPoolExecutor(max_workers=1) as pool:
                 deleting = pool.submit(_call_that_dies, lambda: before.api.delete("/links/race-dying-delete"))
-                deadline = time.monotonic() + 30
-                while before.fired()[("emqx", slow)] == 0:
-                    assert time.monotonic() < deadline and not deleting.done(), "the DELETE never reached EMQX"
-                    time.sleep(0.02)
+
+                def reached() -> bool:
+                    if before.fired()[("emqx", slow)] != 0:
+                        return True
+                    assert not deleting.done(), "the DELETE never reached EMQX"
+                    return False
+
+                eventually(reached, "the DELETE to reach EMQX", 30, interval=0.02)
                 stack.kill_host()
                 deleting.result()
             time.sleep(3.5)  # EMQX finishes the delete the dead host asked for

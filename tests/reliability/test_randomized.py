@@ -43,6 +43,7 @@ from tests.reliability.live_host import LiveHost
 from tests.reliability.secret_watch import SecretWatch
 from tests.reliability.stacks import BUDGET_SECONDS, stack_options
 from tests.reliability.world import LinkPaths, ReliableWorld
+from tests.waiting import eventually
 
 # Other seeds to explore with: RANDOMIZED_SEEDS=1,2,3 (a failure's seed is replayed with `-k seed-<n>`).
 SEEDS = tuple(int(seed) for seed in os.environ.get("RANDOMIZED_SEEDS", "").split(",") if seed) or (7, 1337, 20240611)
@@ -262,8 +263,9 @@ class Scenario:
         """Make a call as a client does (`client.drive`): again on a temporary failure (502, 503) or on a 409 that
         says to wait (`not_yet`, the monitor going on meanwhile), against the next host after a kill; and a 202
         followed until `accepted_until` shows the work done, the monitor carrying it on."""
-        deadline = time.monotonic() + LIFE_SECONDS
-        while True:
+        last: list[httpx.Response] = []  # the last answer that did not take the call
+
+        def attempt() -> httpx.Response:
             self.pause(0)
             self.host.hour_passes()
             answer = self.host.call(
@@ -272,17 +274,28 @@ class Scenario:
             code = error_code(answer)
             self.record.call(name, f"{what} -> {answer.status_code} {code}".rstrip())
             if answer.status_code in (*done, 202):
-                check_answer(answer, (*done, 202))
-                if answer.status_code == 202:
-                    assert answer.headers["Operation-Location"] == f"/api/links/{name}", answer.headers
-                    self.wait_until(name, accepted_until)
-                return
+                return answer
             check_answer(answer, (409, 502, 503) if not_yet else (502, 503))
             assert answer.status_code != 409 or code in not_yet, f"{what} {name}: {answer.text}"
-            assert time.monotonic() < deadline, f"{what} {name} was not taken in {LIFE_SECONDS} s: {answer.text}"
-            if answer.status_code == 409:
+            last[:] = [answer]
+            return answer
+
+        def monitor_after_a_409() -> None:
+            if last[-1].status_code == 409:
                 self.host.monitor_once()
-            time.sleep(0.1)
+
+        answer = eventually(
+            attempt,
+            lambda answer: f"{what} {name} to be taken; the last answer: {answer.text}",
+            LIFE_SECONDS,
+            accept=lambda answer: answer.status_code in (*done, 202),
+            meanwhile=monitor_after_a_409,
+            interval=0.1,
+        )
+        check_answer(answer, (*done, 202))
+        if answer.status_code == 202:
+            assert answer.headers["Operation-Location"] == f"/api/links/{name}", answer.headers
+            self.wait_until(name, accepted_until)
 
     def wait_until_running(self, name: str, wait: bool) -> None:
         if wait:
@@ -290,15 +303,19 @@ class Scenario:
 
     def wait_until(self, name: str, check: Check, timeout: float = LIFE_SECONDS) -> dict[str, Any] | None:
         """GET the link until `check` holds, with a monitor run after each look (as the timer would)."""
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def shown() -> dict[str, Any] | None:
             self.pause(0)
-            link = self.host.get_link(name)
-            if check(link):
-                return link
-            assert time.monotonic() < deadline, f"{name} did not get there: {link and link['status']}"
-            self.host.monitor_once()
-            time.sleep(0.05)
+            return self.host.get_link(name)
+
+        return eventually(
+            shown,
+            lambda link: f"{name} to get there; last state: {link and link['status']}",
+            timeout,
+            accept=check,
+            meanwhile=self.host.monitor_once,
+            interval=0.05,
+        )
 
     # -- the chaos ----------------------------------------------------------------------------------
 
@@ -388,23 +405,31 @@ class Scenario:
     def converge(self) -> None:
         """Monitor runs (and GETs) until every link is at its end; the links not there in time name themselves."""
         started = time.monotonic()
-        deadline = started + CONVERGE_SECONDS
         pending = dict(self.lives)
         last: dict[str, Any] = {}
-        while True:
+
+        def not_at_end() -> dict[str, Life]:
             for name, life in list(pending.items()):
                 link = self.host.get_link(name)
                 last[name] = link and link["status"]
                 if self.at_end(life, link):
                     del pending[name]
-            if not pending:
-                break
-            assert time.monotonic() < deadline, "links not at their end after the chaos: " + "; ".join(
-                f"{name} ({'to be deleted' if life.delete else 'to run'}): {last[name]}"
-                for name, life in pending.items()
-            )
-            self.host.monitor_once()
-            time.sleep(0.05)
+            return pending
+
+        eventually(
+            not_at_end,
+            lambda still: (
+                "every link at its end after the chaos; not there: "
+                + "; ".join(
+                    f"{name} ({'to be deleted' if life.delete else 'to run'}): {last[name]}"
+                    for name, life in still.items()
+                )
+            ),
+            CONVERGE_SECONDS,
+            accept=lambda pending: not pending,
+            meanwhile=self.host.monitor_once,
+            interval=0.05,
+        )
         self.record.note(f"every link at its end {time.monotonic() - started:.2f}s after the chaos")
 
     def at_end(self, life: Life, link: dict[str, Any] | None) -> bool:

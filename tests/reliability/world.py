@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import re
 import threading
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
-from azure.data.tables import UpdateMode
+from azure.data.tables import TableClient, UpdateMode
 
 from localcloud.seed import GuideNetwork
-from tests.e2e.world import World
+from tests.e2e.world import TABLE_PREFIX, World
+from tests.waiting import eventually
 
 MONITOR_DONE = re.compile(r"Executed 'Functions\.monitor' \((Succeeded|Failed)")
 
@@ -48,6 +48,10 @@ class LinkPaths:
     @staticmethod
     def exactly(path: str) -> str:
         return f"(?i)^{re.escape(path)}$"
+
+    def private_link_services(self) -> str:
+        """The resource group's list of private link services: what the monitor reads for every link in it."""
+        return f"(?i)^{re.escape(self.group)}/providers/Microsoft\\.Network/privateLinkServices$"
 
     def connections(self) -> str:
         return f"(?i)^{re.escape(self.private_link_service)}/privateEndpointConnections/[^/]+$"
@@ -108,10 +112,7 @@ class ReliableWorld(World):
         with self._monitor_lock:
             before = self.monitor_runs_done()
             self.run_monitor()
-            deadline = time.monotonic() + timeout
-            while self.monitor_runs_done() <= before:
-                assert time.monotonic() < deadline, "the monitor run did not finish"
-                time.sleep(0.05)
+            eventually(lambda: self.monitor_runs_done() > before, "the monitor run to finish", timeout, interval=0.05)
 
     # -- what the clouds hold ----------------------------------------------------------------------------
 
@@ -140,7 +141,12 @@ class ReliableWorld(World):
         answer.raise_for_status()
         return list(answer.json()["privateLinks"])
 
-    # -- the app's stored records ------------------------------------------------------------------------
+    # -- the app's stored records, as the tables hold them ------------------------------------------------
+
+    def _table(self, suffix: str) -> TableClient:
+        return TableClient.from_connection_string(
+            self.endpoints["storage"]["connectionString"], table_name=f"{TABLE_PREFIX}{suffix}"
+        )
 
     def entities(self, suffix: str) -> list[dict[str, Any]]:
         """Every entity of one of the app's tables (none while the app has not made the table yet)."""

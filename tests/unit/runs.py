@@ -6,7 +6,7 @@ from typing import Any, cast
 from shared.model import Link, Phase, parse_link_spec
 from shared.run import Run, Services
 from shared.settings import Settings
-from tests.unit.test_model import guide_body
+from tests.bodies import guide_body
 
 START = datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
 
@@ -25,10 +25,17 @@ class Clock:
         self.at += timedelta(seconds=seconds)
 
 
-def deleting_run(clock: Clock) -> Run:
-    settings = Settings.from_mapping({"STATE_STORAGE_CONNECTION_STRING": "AccountName=dev;AccountKey=a2V5;"})
-    services = Services(settings=settings, network=cast(Any, None), emqx=cast(Any, None), store=cast(Any, None))
+def a_run(clock: Clock, phase: Phase, *, dry_run: bool = False, **settings: str) -> Run:
+    """A run of the guide's link in `phase`, with the app settings given (and a storage connection string)."""
+    values = {"STATE_STORAGE_CONNECTION_STRING": "AccountName=dev;AccountKey=a2V5;", **settings}
+    services = Services(
+        settings=Settings.from_mapping(values), network=cast(Any, None), emqx=cast(Any, None), store=cast(Any, None)
+    )
     services.clock = clock
     link = Link(spec=parse_link_spec("demo", guide_body()))
-    link.status.phase = Phase.DELETING
-    return Run(services, link, clock.monotonic() + 60, "monitor")
+    link.status.phase = phase
+    return Run(services, link, clock.monotonic() + 60, "monitor", dry_run=dry_run)
+
+
+def deleting_run(clock: Clock) -> Run:
+    return a_run(clock, Phase.DELETING)

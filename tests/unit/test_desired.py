@@ -5,7 +5,7 @@ from typing import Any
 
 from shared import arm_reading, desired
 from shared.model import LinkSpec, parse_link_spec
-from tests.unit.test_model import NIC, NIC_2, guide_body, lb_rule_body
+from tests.bodies import NIC, NIC_2, guide_body, lb_rule_body
 
 EMQX_SUB = "aaaaaaaa-0000-4000-8000-000000000001"
 

@@ -99,7 +99,7 @@ def test_the_hooks_use_only_outputs_of_main_bicep_and_azd_variables() -> None:
         assert unknown == set(), f"{script.name} reads {sorted(unknown)}"
 
 
-def test_the_function_app_runs_python_3_11_on_flex_consumption_as_the_managed_identity() -> None:
+def test_the_function_app_runs_python_on_flex_consumption_as_the_managed_identity() -> None:
     plan = resource("modules/function-app.bicep", "plan")
     assert plan["sku"] == {"tier": "FlexConsumption", "name": "FC1"}
     site = resource("modules/function-app.bicep", "site")
@@ -108,7 +108,7 @@ def test_the_function_app_runs_python_3_11_on_flex_consumption_as_the_managed_id
     properties = site["properties"]
     assert properties["httpsOnly"] is True
     assert properties["keyVaultReferenceIdentity"] == "identityId"
-    assert properties["functionAppConfig"]["runtime"] == {"name": "python", "version": "3.11"}
+    assert properties["functionAppConfig"]["runtime"] == {"name": "python", "version": "pythonVersion"}
     assert properties["functionAppConfig"]["deployment"]["storage"]["authentication"]["type"] == "UserAssignedIdentity"
 
 

@@ -11,7 +11,7 @@ from shared.errors import DestinationRefusedError
 from shared.link_trust import deployment_api, link_trust_problems, redis_server
 from shared.model import parse_link_spec
 from shared.settings import Secret, Settings, SettingsError
-from tests.unit.test_model import guide_body
+from tests.bodies import guide_body
 
 OPERATOR = {
     "STATE_STORAGE_CONNECTION_STRING": "DefaultEndpointsProtocol=http;AccountName=dev;AccountKey=a2V5;",

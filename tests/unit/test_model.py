@@ -1,6 +1,5 @@
 """The link model: every validation rule answers with the right target, defaults, resource IDs, plan comparison."""
 
-import copy
 import json
 import re
 from datetime import UTC, datetime
@@ -35,70 +34,12 @@ from shared.model import (
     parse_link_spec,
 )
 from shared.names import ResourceId, check_network_name
+from tests.bodies import NETWORK, NIC, NIC_2, REMOVE, SUB, SUBNET, guide_body, lb_rule_body, minimal_body, with_field
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "model"
 
-SUB = "0b1f6471-1bf0-4dda-aec3-cb9272f09590"
 OTHER_SUB = "6b7a2a0e-1e52-4d47-a0f1-3c7ac9a4f5e1"
-NETWORK = f"/subscriptions/{SUB}/resourceGroups/rg-network/providers/Microsoft.Network"
-SUBNET = f"{NETWORK}/virtualNetworks/vnet-demo/subnets/default"
 OTHER_SUBNET = f"{NETWORK}/virtualNetworks/vnet-demo/subnets/pls-nat"
-NIC = f"{NETWORK}/networkInterfaces/demo-redis-nic"
-NIC_2 = f"{NETWORK}/networkInterfaces/demo-redis-nic-2"
-
-
-def guide_body() -> dict[str, Any]:
-    """The manual guide's set-up: LB `test01`, frontend `demo-redis`, PLS `demo`, NAT rule on 6379."""
-    return {
-        "azure": {
-            "subscriptionId": SUB,
-            "resourceGroup": "rg-demo",
-            "location": "eastus",
-            "frontendSubnetId": SUBNET,
-            "backendNicIds": [NIC],
-            "frontendPort": 6379,
-            "backendPort": 6379,
-            "frontendIp": "10.1.0.9",
-            "names": {"loadBalancer": "test01", "frontend": "demo-redis", "privateLinkService": "demo"},
-        },
-        "emqx": {
-            "deploymentId": "w41b11c0",
-            "deploymentApiVersion": "v5",
-            "deploymentApiUrl": "https://w41b11c0.eu-central-1.emqx.cloud:8443/api/v5",
-            "apiKeySetting": "EMQX_DEPLOYMENT_API_KEY",
-            "apiSecretSetting": "EMQX_DEPLOYMENT_API_SECRET",
-            "redisPasswordSetting": "DEMO_REDIS_PASSWORD",
-        },
-    }
-
-
-def minimal_body() -> dict[str, Any]:
-    body = guide_body()
-    del body["azure"]["names"], body["azure"]["frontendIp"]
-    return body
-
-
-def lb_rule_body() -> dict[str, Any]:
-    body = minimal_body()
-    body["azure"].update(forwarding="loadBalancingRule", backendNicIds=[NIC, NIC_2], backendPort=6380)
-    return body
-
-
-def with_field(body: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
-    """`body` with the value at dotted `path` replaced (or removed when `value` is `REMOVE`)."""
-    changed = copy.deepcopy(body)
-    *parents, last = path.split(".")
-    node = changed
-    for key in parents:
-        node = node.setdefault(key, {})
-    if value is REMOVE:
-        del node[last]
-    else:
-        node[last] = value
-    return changed
-
-
-REMOVE = object()
 
 
 def refusal(body: Any, name: str = "demo") -> InvalidRequestError:

@@ -21,31 +21,25 @@ from shared.errors import ConflictError, InvalidRequestError, error_body
 from shared.lifecycle import link_view
 from shared.model import Link, LinkSpec, LinkStatus, RedisTestResult, StepOutcome, StepRecord
 from shared.run import PlannedCall, plan_json
+from tests.bodies import Deployment, FakeNetwork, link_body
 
 DOCUMENT: dict[str, Any] = json.loads(openapi.DOCUMENT.read_text(encoding="utf-8"))
 OPERATION_METHODS = frozenset({"get", "put", "post", "delete", "patch", "head", "options", "trace"})
 
 SUB = "11111111-2222-3333-4444-555555555555"
 GROUP = f"/subscriptions/{SUB}/resourceGroups/rg-redis/providers/Microsoft.Network"
-SPEC = {
-    "azure": {
-        "subscriptionId": SUB,
-        "resourceGroup": "rg-redis",
-        "location": "eastus",
-        "frontendSubnetId": f"{GROUP}/virtualNetworks/vnet/subnets/pls",
-        "backendNicIds": [f"{GROUP}/networkInterfaces/redis-nic"],
-        "frontendPort": 6379,
-        "backendPort": 6379,
-    },
-    "emqx": {
-        "deploymentId": "w41b11c0",
-        "deploymentApiVersion": "v5",
-        "deploymentApiUrl": "https://w41b11c0.eastus.azure.emqx.cloud:8443/api/v5",
-        "apiKeySetting": "EMQX_DEPLOYMENT_KEY_ORDERS",
-        "apiSecretSetting": "EMQX_DEPLOYMENT_SECRET_ORDERS",
-        "redisPasswordSetting": "REDIS_PASSWORD_ORDERS",
-    },
-}
+SPEC = link_body(
+    FakeNetwork(
+        SUB, "rg-redis", "eastus", f"{GROUP}/virtualNetworks/vnet/subnets/pls", f"{GROUP}/networkInterfaces/redis-nic"
+    ),
+    Deployment(
+        "w41b11c0",
+        "https://w41b11c0.eastus.azure.emqx.cloud:8443/api/v5",
+        "EMQX_DEPLOYMENT_KEY_ORDERS",
+        "EMQX_DEPLOYMENT_SECRET_ORDERS",
+        "REDIS_PASSWORD_ORDERS",
+    ),
+)
 
 
 def model_schemas() -> dict[str, Any]:

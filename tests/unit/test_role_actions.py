@@ -75,6 +75,8 @@ ACTIONS_BY_SDK_CALL: dict[tuple[str, str], frozenset[str]] = {
     ("load_balancers", "begin_create_or_update"): frozenset({f"{NET}/loadBalancers/write", SUBNET_JOIN}),
     ("load_balancers", "begin_delete"): frozenset({f"{NET}/loadBalancers/delete"}),
     ("private_link_services", "get"): frozenset({f"{NET}/privateLinkServices/read"}),
+    # The monitor lists a resource group's services: the same read action, on each service listed.
+    ("private_link_services", "list"): frozenset({f"{NET}/privateLinkServices/read"}),
     # The NAT IP configuration sits in a subnet; the service fronts the load balancer's frontend IP configuration.
     ("private_link_services", "begin_create_or_update"): frozenset(
         {

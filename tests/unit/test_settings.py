@@ -18,7 +18,7 @@ def test_defaults_follow_public_azure() -> None:
     assert settings.arm_credential_scope == "https://management.azure.com/.default"
     assert settings.registration_mode is RegistrationMode.CONSOLE
     assert settings.unmatched_connections is UnmatchedConnections.LEAVE
-    assert settings.monitor_schedule == "0 */5 * * * *"
+    assert settings.monitor_schedule == "*/30 * * * * *"
     assert settings.redis_test_interval_seconds == 3600
     assert settings.provision_budget_seconds < 230
 
@@ -186,3 +186,81 @@ def test_the_example_settings_file_is_valid() -> None:
     example = json.loads((Path(__file__).parents[2] / "local.settings.json.example").read_text())
     settings = Settings.from_mapping(example["Values"])
     assert settings.state_storage_connection_string is not None
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    [
+        "*/30 * * * * *",
+        "0 */5 * * * *",
+        "0 0 0 1 1 *",
+        "* * * * * *",
+        "59 59 23 31 12 6",
+        "0 0 9-17 * * Mon-Fri",
+        "0 30 8 * Jan,JULY,dec sun",
+        "0 0 0 1-15/2 * *",
+        "0 5/10 * * * *",
+        "0 0 12 * * 0,3,6",
+        "5-1 * * * * *",
+    ],
+)
+def test_a_schedule_the_functions_host_accepts_is_accepted(schedule: str) -> None:
+    assert Settings.from_mapping({**MINIMAL, "MONITOR_SCHEDULE": f" {schedule} "}).monitor_schedule == schedule
+
+
+@pytest.mark.parametrize(
+    ("schedule", "field"),
+    [
+        ("99 99 99 * * *", "second"),
+        ("60 * * * * *", "second"),
+        ("0 60 * * * *", "minute"),
+        ("0 0 24 * * *", "hour"),
+        ("0 0 0 0 * *", "day"),
+        ("0 0 0 32 * *", "day"),
+        ("0 0 0 * 0 *", "month"),
+        ("0 0 0 * 13 *", "month"),
+        ("0 0 0 * Smarch *", "month"),
+        ("0 0 0 * * 7", "day of week"),
+        ("0 0 0 * * Funday", "day of week"),
+        ("0 1,,2 * * * *", "minute"),
+        ("0 */0 * * * *", "minute"),
+        ("0 -5 * * * *", "minute"),
+        ("0 1-2-3 * * * *", "minute"),
+        ("0 5- * * * *", "minute"),
+        ("/5 * * * * *", "second"),
+        ("0 0 1 * * Mon-", "day of week"),
+        ("0 0 ٣ * * *", "hour"),
+    ],
+)
+def test_a_schedule_the_functions_host_refuses_is_refused_naming_the_field(schedule: str, field: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_mapping({**MINIMAL, "MONITOR_SCHEDULE": schedule})
+    assert caught.value.name == "MONITOR_SCHEDULE"
+    assert f"{field} field" in str(caught.value)
+
+
+@pytest.mark.parametrize("schedule", ["*/5 * * * *", "0 */5 * * * * *", "00:05:00", "@hourly"])
+def test_a_schedule_not_of_six_ncrontab_fields_is_refused(schedule: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_mapping({**MINIMAL, "MONITOR_SCHEDULE": schedule})
+    assert "six-field NCRONTAB" in str(caught.value)
+
+
+@pytest.mark.parametrize(("schedule", "status"), [("99 99 99 * * *", 503), ("0 */5 * * * *", 200)])
+def test_health_is_not_ok_while_the_schedule_is_one_the_host_would_refuse(
+    monkeypatch: pytest.MonkeyPatch, schedule: str, status: int
+) -> None:
+    import azure.functions as func
+
+    from functions.health import health
+
+    for name, value in {**MINIMAL, "MONITOR_SCHEDULE": schedule}.items():
+        monkeypatch.setenv(name, value)
+    response = health(func.HttpRequest(method="GET", url="/api/health", headers={}, params={}, body=b""))
+    assert response.status_code == status
+    body = json.loads(response.get_body())
+    if status == 503:
+        assert body["status"] == "misconfigured"
+        assert body["error"]["target"] == "MONITOR_SCHEDULE"
+    else:
+        assert body["status"] == "ok"

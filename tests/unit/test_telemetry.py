@@ -121,6 +121,8 @@ def test_the_secret_settings_are_those_settings_holds_as_secrets(tmp_path: Path)
         "UNMATCHED_CONNECTIONS": "leave",
         "AUDIT_RETENTION_DAYS": "90",
         "LEASE_MARGIN_SECONDS": "60",
+        "ARM_READ_FLOOR_PERCENT": "50",
+        "EVENTGRID_TOPIC_ENDPOINT": "https://evgt-emqx-privatelink.eastus-1.eventgrid.azure.net/api/events",
         "LINK_SECRET_SETTINGS": "REDIS_PASSWORD_ORDERS",
         "EMQX_DEPLOYMENT_API_HOSTS": "*.emqxsl.com",
         "EMQX_ALLOW_LOOPBACK": "false",
