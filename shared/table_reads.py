@@ -40,7 +40,15 @@ from email.utils import formatdate
 from typing import Any, Final, Protocol
 from urllib.parse import quote, urlencode, urlsplit
 
-from shared.errors import TEMPORARY_HTTP_STATUSES, AppError, NotFoundError, TemporaryError, UpstreamError
+from shared.clock import Clock, SystemClock
+from shared.errors import (
+    TEMPORARY_HTTP_STATUSES,
+    AppError,
+    NotFoundError,
+    TemporaryError,
+    UpstreamError,
+    retry_after_delay,
+)
 from shared.link_record import LINK_ROW, StoredLink, decode_token, encode_token, is_link_name, stored_link_from_entity
 from shared.settings import Settings, SettingsError
 
@@ -252,8 +260,7 @@ def _identity_error(answer: _Response) -> str | None:
 
 
 def _retry_after(answer: _Response) -> float | None:
-    raw = answer.headers.get("retry-after", "")
-    return float(raw) if raw.isdigit() else None
+    return retry_after_delay(answer.headers.get("retry-after"))
 
 
 def _connection_string_parts(raw: str) -> dict[str, str]:
@@ -289,7 +296,10 @@ def _from_connection_string(raw: str) -> tuple[str, _Auth] | None:
 class TableReads:
     """Reads of the Links table. Blocking I/O runs in worker threads; one instance serves any event loop."""
 
-    def __init__(self, endpoint: str, auth: _Auth, table: str, *, retries: int = len(_BACKOFF)) -> None:
+    def __init__(
+        self, endpoint: str, auth: _Auth, table: str, *, retries: int = len(_BACKOFF), clock: Clock | None = None
+    ) -> None:
+        self._clock = clock or SystemClock()
         self._origin = _Origin(endpoint)
         self._base_path = urlsplit(endpoint).path.rstrip("/")
         self._auth = auth
@@ -359,16 +369,16 @@ class TableReads:
             except ServiceAnsweredError as error:  # from the identity endpoint
                 if error.status not in TEMPORARY_HTTP_STATUSES or last:
                     raise _mapped(action, error) from error
-                await asyncio.sleep(_wait(attempt, error.retry_after))
+                await self._clock.sleep(_wait(attempt, error.retry_after))
                 continue
             except (OSError, http.client.HTTPException) as error:
                 if last:
                     raise _mapped(action, error) from error
-                await asyncio.sleep(_wait(attempt, None))
+                await self._clock.sleep(_wait(attempt, None))
                 continue
             if answer.status not in TEMPORARY_HTTP_STATUSES or last:
                 return answer
-            await asyncio.sleep(_wait(attempt, _retry_after(answer)))
+            await self._clock.sleep(_wait(attempt, _retry_after(answer)))
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _send(self, path: str, query: list[tuple[str, str]]) -> _Response:
