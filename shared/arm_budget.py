@@ -18,6 +18,7 @@ below the share of the bucket kept for other tools (`ARM_READ_FLOOR_PERCENT`).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 from math import ceil
@@ -27,7 +28,10 @@ from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import AsyncHTTPPolicy
 
 from shared.clock import Clock
-from shared.errors import ArmThrottledError, retry_after_delay
+from shared.errors import AppError, ArmThrottledError, retry_after_delay
+from shared.telemetry import APP_LOGGER
+
+log = logging.getLogger(APP_LOGGER)
 
 READ_BUCKET = 250
 KINDS = ("reads", "writes", "deletes")
@@ -114,9 +118,14 @@ class ArmBudget:
             return
         seconds = retry_after_delay(headers.get("Retry-After"))
         seconds = THROTTLED_DEFAULT_SECONDS if seconds is None else seconds
-        if seconds > 0:
-            self._close(subscription_id, kind, self._clock.now() + timedelta(seconds=seconds))
+        if seconds <= 0:
+            return
+        self._close(subscription_id, kind, self._clock.now() + timedelta(seconds=seconds))
+        try:
             await self._hold(hold_key(subscription_id, kind), seconds)
+        except AppError as error:
+            # The other instances learn nothing this time (they meet the 429 themselves); this call is ARM's answer.
+            log.warning("ARM's wait for %s could not be shared through the store: %s", kind, error.message)
 
     def _close(self, subscription_id: str, kind: str, until: datetime) -> None:
         current = self._closed_until.get((subscription_id, kind))

@@ -114,7 +114,9 @@ async def _store_desired_link(services: Services, current: Link | None, link: Li
 
 
 async def register_link(services: Services, name: str) -> Answer:
-    refuse_while_deleting(await services.store.get_link(name))
+    stored = await services.store.get_link(name)
+    if stored.status.phase is not Phase.DELETED:  # a removed link is 404 (`open_run`), not being deleted
+        refuse_while_deleting(stored)
     async with open_run(services, name, "register") as frame:
         run = frame.run
         # A link not registered yet is registered by reconcile, as the monitor would; a registered one is checked.

@@ -47,6 +47,8 @@ async def reconcile(
     """
     link = run.link
     status = link.status
+    if status.phase is Phase.DELETED:
+        return  # removed, kept only until its LinkDeleted event is published (`shared.run_frame`)
     if status.phase is Phase.DELETING:
         await remove(run, emqx_removed=False)
         return

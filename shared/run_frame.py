@@ -16,8 +16,9 @@ what Azure already did are never lost).
     event     10 s        no                            -
     monitor   0 s         no                            TemporaryError
 
-Past the wait, `LinkBusyError` (503 LinkBusy); a link deleted during the wait, `LinkGoneError` (404); a link
-being deleted where refused, 409 LinkBeingDeleted. Any other error is saved with the run and raised.
+Past the wait, `LinkBusyError` (503 LinkBusy); a link deleted during the wait, `LinkGoneError` (404), and so is a
+removed link kept until its LinkDeleted event is published, for every purpose but the monitor's (which publishes
+it); a link being deleted where refused, 409 LinkBeingDeleted. Any other error is saved with the run and raised.
 """
 
 from __future__ import annotations
@@ -107,6 +108,9 @@ async def open_run(
             link = await services.store.get_link(name)  # as the run this one waited for left it
         except NotFoundError as gone:
             raise LinkGoneError(f"Link {name} was deleted meanwhile.", target="name") from gone
+        if link.status.phase is Phase.DELETED and purpose != "monitor":
+            # Removed, kept only until its LinkDeleted event is published: the monitor's runs publish it.
+            raise LinkGoneError(f"Link {name} was deleted.", target="name")
         if rules.refuses_deletion:
             refuse_while_deleting(link)
         frame = RunFrame(new_run(services, link, actor or purpose, dry_run=dry_run), link)

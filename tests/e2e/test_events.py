@@ -88,10 +88,15 @@ def test_events_held_back_while_publishing_is_down_all_arrive_once_it_is_back_in
     name = "events-outage"
     live(world, name)
     assert received(world, name) == [], "the topic refused every publish"
+    # The removed link's record waits for its LinkDeleted event, hidden from the API: gone for every call.
+    world.run_monitor()
+    assert world.api.get(f"/links/{name}").status_code == 404
+    assert world.api.delete(f"/links/{name}").status_code == 204
+    assert world.register(name).status_code == 404
+    assert world.api.post(f"/links/{name}/test").status_code == 404
     world.cloud.delete(f"{topic_control(world)}/failure").raise_for_status()
 
-    # The removed link's record waits, hidden from the API, for its LinkDeleted event: the monitor sends them all.
-    assert world.api.get(f"/links/{name}").status_code == 404
+    # The monitor sends them all.
     events = eventually(
         lambda: received(world, name),
         "the held-back events",

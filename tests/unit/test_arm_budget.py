@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from shared.arm_budget import ArmBudget, hold_key, kind_of, remaining_of
-from shared.errors import ArmThrottledError, retry_after_seconds
+from shared.errors import ArmThrottledError, TemporaryError, retry_after_seconds
 from tests.unit.runs import START, Clock
 
 SUB = "0B1F6471-1BF0-4DDA-AEC3-CB9272F09590"
@@ -119,3 +119,15 @@ async def test_a_fraction_of_a_second_closes_for_that_fraction_not_the_default()
     assert throttled.value.retry_after == 1
     await clock.sleep(0.25)
     arm.check_open(SUB.lower(), "reads")
+
+
+async def test_a_store_that_cannot_keep_the_hold_leaves_the_arm_answer_as_it_is() -> None:
+    clock = Clock()
+
+    async def broken_hold(key: str, seconds: float) -> None:
+        raise TemporaryError("storage is down")
+
+    arm = ArmBudget(clock, floor_share=0.5, hold=broken_hold, held_until=Holds(clock).held_until)
+    await arm.note(SUB.lower(), "reads", 429, {"Retry-After": "5"})
+    with pytest.raises(ArmThrottledError):
+        arm.check_open(SUB.lower(), "reads")  # still closed here, for this instance
