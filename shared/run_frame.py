@@ -14,7 +14,8 @@ what Azure already did are never lost).
     DELETE    10 s        no                            TemporaryError (DELETE answers 202 once removal began)
     test      10 s        no                            -
     event     10 s        no                            -
-    monitor   0 s         no                            TemporaryError
+    monitor   0 s         no                            TemporaryError (and it alone sees a removed link kept
+                                                        for its unpublished LinkDeleted event, to publish it)
 
 Past the wait, `LinkBusyError` (503 LinkBusy); a link deleted during the wait, `LinkGoneError` (404), and so is a
 removed link kept until its LinkDeleted event is published, for every purpose but the monitor's (which publishes
@@ -62,6 +63,8 @@ class Purpose:
     lease_wait_seconds: float
     refuses_deletion: bool
     stops_for_now: tuple[type[TemporaryError], ...]
+    # Whether it sees a removed link kept until its LinkDeleted event is published (to publish it); others: 404.
+    sees_removed: bool = False
 
 
 PURPOSES = {
@@ -70,7 +73,7 @@ PURPOSES = {
     "DELETE": Purpose(BUSY_WAIT_SECONDS, refuses_deletion=False, stops_for_now=(TemporaryError,)),
     "test": Purpose(BUSY_WAIT_SECONDS, refuses_deletion=False, stops_for_now=()),
     "event": Purpose(BUSY_WAIT_SECONDS, refuses_deletion=False, stops_for_now=()),
-    "monitor": Purpose(0.0, refuses_deletion=False, stops_for_now=(TemporaryError,)),
+    "monitor": Purpose(0.0, refuses_deletion=False, stops_for_now=(TemporaryError,), sees_removed=True),
 }
 
 
@@ -108,8 +111,7 @@ async def open_run(
             link = await services.store.get_link(name)  # as the run this one waited for left it
         except NotFoundError as gone:
             raise LinkGoneError(f"Link {name} was deleted meanwhile.", target="name") from gone
-        if link.status.phase is Phase.DELETED and purpose != "monitor":
-            # Removed, kept only until its LinkDeleted event is published: the monitor's runs publish it.
+        if link.status.phase is Phase.DELETED and not rules.sees_removed:
             raise LinkGoneError(f"Link {name} was deleted.", target="name")
         if rules.refuses_deletion:
             refuse_while_deleting(link)
