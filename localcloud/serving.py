@@ -127,3 +127,17 @@ class BackgroundServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+async def drop_connection(receive: Any) -> None:
+    """Close the client's socket with no answer (a "drop" fault). uvicorn's `receive` is bound to the cycle that owns
+    the transport."""
+    cycle = getattr(receive, "__self__", None)
+    transport = getattr(cycle, "transport", None)
+    if transport is None:
+        raise RuntimeError("the server does not expose its transport; cannot drop the connection")
+    transport.abort()
+    for _ in range(200):
+        if getattr(cycle, "disconnected", False):
+            return
+        await asyncio.sleep(0.005)

@@ -26,6 +26,7 @@ from localcloud.arm.router import Route, Router
 from localcloud.arm.throttling import RateLimiter, Verdict
 from localcloud.faults import Fault, FaultBook
 from localcloud.identity import ManagedIdentity, TokenAuthority, TokenError
+from localcloud.serving import drop_connection
 
 REGION = "WESTEUROPE"
 
@@ -194,7 +195,7 @@ class ArmFrontend:
         receive: Receive,
     ) -> None:
         if fault.kind == "drop":
-            await _drop_connection(receive)
+            await drop_connection(receive)
             raise DroppedError
         if fault.kind == "slow":
             await asyncio.sleep(fault.delay_seconds)
@@ -266,16 +267,3 @@ async def _json_body(request: Request) -> Any:
         raise errors.ArmError(
             400, "InvalidRequestContent", f"The request content was invalid and could not be deserialized: '{exc}'."
         ) from exc
-
-
-async def _drop_connection(receive: Receive) -> None:
-    """Close the client's socket with no answer. uvicorn's `receive` is bound to the cycle owning the transport."""
-    cycle = getattr(receive, "__self__", None)
-    transport = getattr(cycle, "transport", None)
-    if transport is None:
-        raise RuntimeError("the server does not expose its transport; cannot drop the connection")
-    transport.abort()
-    for _ in range(200):
-        if getattr(cycle, "disconnected", False):
-            return
-        await asyncio.sleep(0.005)

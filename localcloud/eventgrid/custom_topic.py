@@ -40,6 +40,7 @@ from localcloud.eventgrid import wire
 from localcloud.eventgrid.events import event_time
 from localcloud.eventgrid.topic import Topic
 from localcloud.identity import EVENTGRID_AUDIENCES, TokenAuthority, TokenError
+from localcloud.serving import drop_connection
 
 Clock = Callable[[], float]
 PUBLISH_PATH = "/api/events"
@@ -192,19 +193,6 @@ def _principal(claims: dict[str, Any]) -> dict[str, Any]:
     return {"clientId": claims.get("appid"), "objectId": claims.get("oid"), "audience": claims.get("aud")}
 
 
-async def _drop_connection(receive: Receive) -> None:
-    """Close the client's socket with no answer. uvicorn's `receive` is bound to the cycle owning the transport."""
-    cycle = getattr(receive, "__self__", None)
-    transport = getattr(cycle, "transport", None)
-    if transport is None:
-        raise RuntimeError("the server does not expose its transport; cannot drop the connection")
-    transport.abort()
-    for _ in range(200):
-        if getattr(cycle, "disconnected", False):
-            return
-        await asyncio.sleep(0.005)
-
-
 async def _read_body(receive: Receive, limit: int) -> tuple[bytes, int]:
     """The body (at most `limit` + 1 bytes kept) and its whole length; the rest is read and dropped."""
     chunks: list[bytes] = []
@@ -303,7 +291,7 @@ class PublishEndpoint:
         if failure is not None:
             entry["failure"] = failure.kind if failure.kind != "status" else f"status {failure.status}"
             if failure.kind == "drop":
-                await _drop_connection(receive)
+                await drop_connection(receive)
                 raise DroppedError
             if failure.kind == "status":
                 raise failure.error()
