@@ -8,7 +8,7 @@ VM: a NIC in that subnet whose address localcloud maps to the real redis-server.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -94,9 +94,24 @@ async def seed_guide_network(
     return GuideNetwork(subscription_id, resource_group, LOCATION, vnet_id, subnet_id, nic_id)
 
 
-def link_body(network: GuideNetwork, endpoints: dict[str, Any], **azure: Any) -> dict[str, Any]:
-    """A link's PUT body over `network` and localcloud's v5 deployment; `azure` overrides or adds Azure fields."""
-    emqx = endpoints["emqx"]
+class Network(Protocol):
+    """Where a link's Azure half goes: what a link body reads of a network (`GuideNetwork` is one)."""
+
+    @property
+    def subscription_id(self) -> str: ...
+    @property
+    def resource_group(self) -> str: ...
+    @property
+    def location(self) -> str: ...
+    @property
+    def subnet_id(self) -> str: ...
+    @property
+    def nic_id(self) -> str: ...
+
+
+def link_body_over(network: Network, emqx: dict[str, Any], **azure: Any) -> dict[str, Any]:
+    """A link's PUT body: a NAT rule on port 6379 to the network's NIC, serving the deployment `emqx` describes
+    (the body's `emqx` section); `azure` overrides or adds Azure fields."""
     body: dict[str, Any] = {
         "azure": {
             "subscriptionId": network.subscription_id,
@@ -107,14 +122,21 @@ def link_body(network: GuideNetwork, endpoints: dict[str, Any], **azure: Any) ->
             "frontendPort": 6379,
             "backendPort": 6379,
         },
-        "emqx": {
-            "deploymentId": emqx["deploymentId"],
-            "deploymentApiVersion": "v5",
-            "deploymentApiUrl": emqx["deploymentApiUrl"],
-            "apiKeySetting": DEPLOYMENT_KEY_SETTING,
-            "apiSecretSetting": DEPLOYMENT_SECRET_SETTING,
-            "redisPasswordSetting": REDIS_PASSWORD_SETTING,
-        },
+        "emqx": dict(emqx),
     }
     body["azure"].update(azure)
     return body
+
+
+def link_body(network: Network, endpoints: dict[str, Any], **azure: Any) -> dict[str, Any]:
+    """A link's PUT body over `network` and localcloud's v5 deployment; `azure` overrides or adds Azure fields."""
+    emqx = endpoints["emqx"]
+    deployment = {
+        "deploymentId": emqx["deploymentId"],
+        "deploymentApiVersion": "v5",
+        "deploymentApiUrl": emqx["deploymentApiUrl"],
+        "apiKeySetting": DEPLOYMENT_KEY_SETTING,
+        "apiSecretSetting": DEPLOYMENT_SECRET_SETTING,
+        "redisPasswordSetting": REDIS_PASSWORD_SETTING,
+    }
+    return link_body_over(network, deployment, **azure)

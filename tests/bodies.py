@@ -11,28 +11,15 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
+
+from localcloud.seed import Network, link_body_over
 
 SUB = "0b1f6471-1bf0-4dda-aec3-cb9272f09590"
 NETWORK = f"/subscriptions/{SUB}/resourceGroups/rg-network/providers/Microsoft.Network"
 SUBNET = f"{NETWORK}/virtualNetworks/vnet-demo/subnets/default"
 NIC = f"{NETWORK}/networkInterfaces/demo-redis-nic"
 NIC_2 = f"{NETWORK}/networkInterfaces/demo-redis-nic-2"
-
-
-class Network(Protocol):
-    """Where a link's Azure half goes: what `link_body` reads of a network."""
-
-    @property
-    def subscription_id(self) -> str: ...
-    @property
-    def resource_group(self) -> str: ...
-    @property
-    def location(self) -> str: ...
-    @property
-    def subnet_id(self) -> str: ...
-    @property
-    def nic_id(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -82,20 +69,7 @@ def link_body(
     network: Network = UNIT_NETWORK, deployment: Deployment = GUIDE_DEPLOYMENT, **azure: Any
 ) -> dict[str, Any]:
     """A link's PUT body: a NAT rule on port 6379 to the network's NIC; `azure` overrides or adds Azure fields."""
-    body: dict[str, Any] = {
-        "azure": {
-            "subscriptionId": network.subscription_id,
-            "resourceGroup": network.resource_group,
-            "location": network.location,
-            "frontendSubnetId": network.subnet_id,
-            "backendNicIds": [network.nic_id],
-            "frontendPort": 6379,
-            "backendPort": 6379,
-        },
-        "emqx": deployment.section(),
-    }
-    body["azure"].update(azure)
-    return body
+    return link_body_over(network, deployment.section(), **azure)
 
 
 def guide_body() -> dict[str, Any]:
