@@ -42,7 +42,7 @@ from shared.registration import register, registration_answer
 from shared.removal import begin_removal, remove
 from shared.retention import Pruned, prune
 from shared.run import Run, Services, plan_json
-from shared.run_frame import accepted, new_run, open_run, refuse_while_deleting, save
+from shared.run_frame import accepted, check_usable, new_run, open_run, save
 from shared.settings import RegistrationMode
 from shared.sightings import Sightings
 from shared.telemetry import APP_LOGGER
@@ -114,9 +114,7 @@ async def _store_desired_link(services: Services, current: Link | None, link: Li
 
 
 async def register_link(services: Services, name: str) -> Answer:
-    stored = await services.store.get_link(name)
-    if stored.status.phase is not Phase.DELETED:  # a removed link is 404 (`open_run`), not being deleted
-        refuse_while_deleting(stored)
+    check_usable(await services.store.get_link(name), "register")  # at once, before waiting for the lease
     async with open_run(services, name, "register") as frame:
         run = frame.run
         # A link not registered yet is registered by reconcile, as the monitor would; a registered one is checked.

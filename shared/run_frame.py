@@ -111,10 +111,7 @@ async def open_run(
             link = await services.store.get_link(name)  # as the run this one waited for left it
         except NotFoundError as gone:
             raise LinkGoneError(f"Link {name} was deleted meanwhile.", target="name") from gone
-        if link.status.phase is Phase.DELETED and not rules.sees_removed:
-            raise LinkGoneError(f"Link {name} was deleted.", target="name")
-        if rules.refuses_deletion:
-            refuse_while_deleting(link)
+        check_usable(link, purpose)
         frame = RunFrame(new_run(services, link, actor or purpose, dry_run=dry_run), link)
         try:
             yield frame
@@ -129,8 +126,12 @@ async def open_run(
             frame.link = frame.run.link
 
 
-def refuse_while_deleting(link: Link) -> None:
-    if link.status.phase.being_deleted:
+def check_usable(link: Link, purpose: str) -> None:
+    """What `PURPOSES[purpose]` says of a removed link (404 LinkGoneError) or one being deleted (409)."""
+    rules = PURPOSES[purpose]
+    if link.status.phase is Phase.DELETED and not rules.sees_removed:
+        raise LinkGoneError(f"Link {link.name} was deleted.", target="name")
+    if rules.refuses_deletion and link.status.phase.being_deleted:
         raise ConflictError(f"Link {link.name} is being deleted.", code="LinkBeingDeleted")
 
 
