@@ -32,6 +32,7 @@ from shared.model import (
 from shared.settings import Settings
 from shared.store import Store
 from tests.bodies import NETWORK, SUB, Deployment, FakeNetwork, link_body
+from tests.integration.support import settings_for
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 # The links stored here: one subnet, NICs by name (`spec`), the deployment's settings under short names.
@@ -54,22 +55,6 @@ def spec(name: str = "demo", nic_names: list[str] | None = None) -> LinkSpec:
         forwarding="loadBalancingRule" if len(nics) > 1 else "natRule",
     )
     return LinkSpec.model_validate({"name": name, **body})
-
-
-def settings_for(connection_string: str, prefix: str) -> Settings:
-    return Settings.from_mapping({"STATE_STORAGE_CONNECTION_STRING": connection_string, "STATE_TABLE_PREFIX": prefix})
-
-
-@pytest.fixture
-def settings(azurite: Azurite) -> Settings:
-    # A table prefix per test keeps tests apart on the one Azurite of the session.
-    return settings_for(azurite.connection_string, f"t{uuid.uuid4().hex[:12]}")
-
-
-@pytest.fixture
-async def store(settings: Settings) -> AsyncIterator[Store]:
-    async with Store.from_settings(settings) as opened:
-        yield opened
 
 
 @pytest.fixture

@@ -10,8 +10,7 @@ import json
 import ssl
 import threading
 import time
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -33,6 +32,7 @@ from shared.settings import Settings, SettingsError
 from shared.store import Store
 from shared.table_reads import IdentityUnreachableError, ServiceAnsweredError, TableReads
 from tests.bodies import minimal_body
+from tests.integration.support import settings_for
 from tests.unit.link_samples import sample_links, spec
 
 APP_CLIENT = "a1b2c3d4-0000-4000-8000-000000000001"
@@ -45,21 +45,6 @@ ENTITY = {
     "Desired0": json.dumps({"name": "demo"}),
     "Status0": json.dumps({"phase": "running"}),
 }
-
-
-def settings_for(connection_string: str, prefix: str) -> Settings:
-    return Settings.from_mapping({"STATE_STORAGE_CONNECTION_STRING": connection_string, "STATE_TABLE_PREFIX": prefix})
-
-
-@pytest.fixture
-def settings(azurite: Azurite) -> Settings:
-    return settings_for(azurite.connection_string, f"t{uuid.uuid4().hex[:12]}")
-
-
-@pytest.fixture
-async def store(settings: Settings) -> AsyncIterator[Store]:
-    async with Store.from_settings(settings) as opened:
-        yield opened
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from localcloud import arm, identity
 from localcloud.arm.clock import ManualClock
 from localcloud.serving import BackgroundServer
 from localcloud.tls import LocalCA
+from tests.localcloud.identity_tokens import token_from
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "azure"
 
@@ -71,13 +72,7 @@ class Cloud:
     clock: ManualClock | None
 
     def token(self, client_id: str = FUNCTION_APP, resource: str = "https://management.azure.com") -> str:
-        answer = httpx.get(
-            self.identity,
-            params={"api-version": "2019-08-01", "resource": resource, "client_id": client_id},
-            headers={"X-IDENTITY-HEADER": IDENTITY_HEADER},
-        )
-        answer.raise_for_status()
-        return str(answer.json()["access_token"])
+        return token_from(self.identity, IDENTITY_HEADER, client_id, resource)
 
     @property
     def tls(self) -> ssl.SSLContext:

@@ -131,6 +131,17 @@ def operation_status(cloud: Cloud, url: str) -> dict[str, Any]:
     return dict(answer.json())
 
 
+async def update_ended(client: AsyncNetworkManagementClient, name: str) -> Any:
+    """Connection `name` on PLS `demo` once its update is no longer Updating."""
+    return await eventually_async(
+        lambda: client.private_link_services.get_private_endpoint_connection(RG, "demo", name),
+        "the update to end",
+        5.0,
+        accept=lambda connection: connection.provisioning_state != "Updating",
+        interval=0.01,
+    )
+
+
 def error_of(exc: HttpResponseError) -> tuple[int | None, str, str, list[tuple[str, str]]]:
     """What azure-core hands the app for a failed call: status, error code and message, and the details."""
     assert exc.error is not None
@@ -327,13 +338,7 @@ async def test_a_connection_update_can_end_failed(
         )
         assert answered.provisioning_state == "Updating"
         operation_url = capture.last.headers["Azure-AsyncOperation"]
-        connection = await eventually_async(
-            lambda: client.private_link_services.get_private_endpoint_connection(RG, "demo", name),
-            "the update to end",
-            5.0,
-            accept=lambda connection: connection.provisioning_state != "Updating",
-            interval=0.01,
-        )
+        connection = await update_ended(client, name)
         # Failed, with the status it asked for (Azure's view of such a connection was never captured).
         assert connection.provisioning_state == "Failed"
         assert connection.private_link_service_connection_state.status == "Approved"
@@ -345,13 +350,7 @@ async def test_a_connection_update_can_end_failed(
         }
         # Updated again, it succeeds.
         await client.private_link_services.update_private_endpoint_connection(RG, "demo", name, approve)
-        connection = await eventually_async(
-            lambda: client.private_link_services.get_private_endpoint_connection(RG, "demo", name),
-            "the update to end",
-            5.0,
-            accept=lambda connection: connection.provisioning_state != "Updating",
-            interval=0.01,
-        )
+        connection = await update_ended(client, name)
     assert connection.provisioning_state == "Succeeded"
 
 

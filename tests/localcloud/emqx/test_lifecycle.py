@@ -66,6 +66,17 @@ async def probe(stack: Stack, server: str, **parameters: Any) -> httpx.Response:
         return await v5.post("/connectors_probe", json=connector(server, **parameters))
 
 
+async def connection_gone(provider: Provider) -> None:
+    """Until EMQX removed its private endpoint from Azure, and the provider's connection with it."""
+    await eventually_async(
+        provider.connections,
+        "the provider's connection gone",
+        WAIT_SECONDS,
+        accept=lambda found: found == [],
+        interval=POLL_SECONDS,
+    )
+
+
 async def link_record(stack: Stack, private_link_id: str, deployment: str = DEPLOYMENT) -> dict[str, Any]:
     async with stack.platform() as platform:
         response = await platform.get(f"/deployments/{deployment}/privatelinks/{private_link_id}")
@@ -152,13 +163,7 @@ async def test_api_mode_life_from_alias_to_redis_and_back(stack: Stack, monkeypa
                 assert gone.status_code == 404
 
         # EMQX removes its private endpoint from Azure; the provider's connection goes with it.
-        await eventually_async(
-            provider.connections,
-            "the provider's connection gone",
-            WAIT_SECONDS,
-            accept=lambda found: found == [],
-            interval=POLL_SECONDS,
-        )
+        await connection_gone(provider)
 
 
 async def test_v4_resource_test_through_its_own_privatelink(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -258,13 +263,7 @@ async def test_console_mode_with_auto_approval(stack: Stack, monkeypatch: pytest
         passed = await probe(stack, running["privateLinkIp"], password=stack.redis.credentials.password)
         assert passed.status_code == 204
         assert (await console.delete(f"/localcloud/console/privatelinks/{link_id}")).status_code == 204
-        await eventually_async(
-            provider.connections,
-            "the provider's connection gone",
-            WAIT_SECONDS,
-            accept=lambda found: found == [],
-            interval=POLL_SECONDS,
-        )
+        await connection_gone(provider)
         async with stack.https(stack.arm_url) as arm_control:
             calls = (await arm_control.get("/localcloud/calls")).json()["calls"]
         endpoint_writes = [c for c in calls if c["path"].startswith(PE_PATH) and c["method"] in ("PUT", "DELETE")]

@@ -19,6 +19,7 @@ from starlette.routing import Route
 from localcloud import eventgrid, identity
 from localcloud.serving import BackgroundServer
 from localcloud.tls import LocalCA
+from tests.localcloud.identity_tokens import token_from
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 SUBSCRIPTION = "6d3f0c10-2b1e-4c61-9f0e-6c1c2f1b7a01"
@@ -49,13 +50,7 @@ class Cloud:
         return ssl.create_default_context(cafile=self.ca_bundle)
 
     def token(self, client_id: str = APP, resource: str = EVENTGRID_RESOURCE) -> str:
-        answer = httpx.get(
-            self.identity,
-            params={"api-version": "2019-08-01", "resource": resource, "client_id": client_id},
-            headers={"X-IDENTITY-HEADER": IDENTITY_HEADER},
-        )
-        answer.raise_for_status()
-        return str(answer.json()["access_token"])
+        return token_from(self.identity, IDENTITY_HEADER, client_id, resource)
 
     def control(self) -> httpx.Client:
         return httpx.Client(base_url=f"{self.topic}/localcloud", verify=self.tls)
